@@ -1,0 +1,16 @@
+//! `cargo bench`: every hot path of iochannels side by side with the peers it
+//! replaces, in one process and one run. See `harness.rs` for how to pick
+//! scenarios (`cargo bench -- queue`) and set repetitions.
+
+mod harness;
+mod queue;
+
+fn main() {
+    let h = harness::Harness::from_env();
+    println!(
+        "iochannels benchmarks: {} repetitions per contender, median shown; machine: {} cores",
+        h.reps,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    queue::run(&h);
+}

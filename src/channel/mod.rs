@@ -1,0 +1,422 @@
+//! [`Channel`]: every kind of byte pipe behind one `AsyncRead + AsyncWrite`
+//! enum, and its constructors.
+//!
+//! One file per kind: `pipe.rs` (fds and stdio), `process.rs` (a child's
+//! stdin/stdout), `test.rs` (in-memory). TCP and Unix streams are tokio's own
+//! types, used as they are. This file only dispatches; it holds no I/O logic.
+
+mod pipe;
+mod process;
+mod test;
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpStream, ToSocketAddrs, UnixStream};
+use tokio::process::Command;
+
+use crate::error::io_at;
+use crate::{FramedChannel, Framing, Result};
+
+pub use self::pipe::PipeChannel;
+pub use self::process::ProcessChannel;
+pub use self::test::{TestChannel, TestPeer};
+
+/// A byte pipe of any kind: raw bytes in and out, as `AsyncRead + AsyncWrite`.
+///
+/// Every kind is its own type that can be used alone; `Channel` puts them
+/// behind one type so code (and a [`Poller`](crate::Poller)) can hold any of
+/// them. Wrap it with [`framed`](Channel::framed) to read frames.
+///
+/// | kind | made with | reads | writes |
+/// |------|-----------|-------|--------|
+/// | [`Pipe`](Channel::Pipe) | [`pipe`](Channel::pipe), [`stdio`](Channel::stdio) | faucet fd | sink fd |
+/// | [`Tcp`](Channel::Tcp) | [`connect_tcp`](Channel::connect_tcp), `From<TcpStream>` | socket | socket |
+/// | [`Unix`](Channel::Unix) | [`connect_unix`](Channel::connect_unix), `From<UnixStream>` | socket | socket |
+/// | [`Process`](Channel::Process) | [`spawn`](Channel::spawn) | child's stdout | child's stdin |
+/// | [`Test`](Channel::Test) | [`test`](Channel::test) | what the [`TestPeer`] puts | what the peer gets |
+///
+/// # Examples
+///
+/// ```
+/// use iochannels::Channel;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// let (mut channel, mut peer) = Channel::test();
+/// channel.write_all(b"out").await?;
+/// assert_eq!(peer.get(), "out");
+/// peer.put("in");
+/// let mut buf = [0u8; 2];
+/// channel.read_exact(&mut buf).await?;
+/// assert_eq!(&buf, b"in");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Channel {
+    /// Any pair of fds: pipes, FIFOs, ttys, sockets, regular files, `/dev/null`.
+    Pipe(PipeChannel),
+    /// A TCP stream.
+    Tcp(TcpStream),
+    /// A Unix stream socket.
+    Unix(UnixStream),
+    /// A child process's stdin (written) and stdout (read).
+    Process(ProcessChannel),
+    /// In memory, backed by `tokio::io::duplex`, with a [`TestPeer`] at the other end.
+    Test(TestChannel),
+}
+
+/// Runs `$body` with `$c` bound to the inner value of whichever variant `$self` is.
+macro_rules! each_kind {
+    ($self:expr, $c:ident => $body:expr) => {
+        match $self {
+            Channel::Pipe($c) => $body,
+            Channel::Tcp($c) => $body,
+            Channel::Unix($c) => $body,
+            Channel::Process($c) => $body,
+            Channel::Test($c) => $body,
+        }
+    };
+}
+
+impl Channel {
+    /// A channel over `faucet` (read from) and `sink` (write to), whatever
+    /// they are: pipe, FIFO, socket, tty, `/dev/null` or regular file. See
+    /// [`PipeChannel`] for how each is handled.
+    ///
+    /// # Errors
+    ///
+    /// An `Error::Io` if an fd cannot be inspected or registered, or if no
+    /// tokio runtime is running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let (reader, writer) = std::io::pipe()?;
+    /// let mut framed = Channel::pipe(Some(reader.into()), Some(writer.into()))?.framed(Framing::Lines);
+    /// framed.write(b"loop\n").await?;
+    /// assert_eq!(framed.read().await?.as_deref(), Some(&b"loop\n"[..]));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn pipe(faucet: Option<OwnedFd>, sink: Option<OwnedFd>) -> Result<Channel> {
+        PipeChannel::new(faucet, sink).map(Channel::Pipe)
+    }
+
+    /// This process's stdin and stdout as one channel.
+    ///
+    /// The channel works on duplicates of fds 0 and 1, reopened privately
+    /// where possible, so the process's own stdin/stdout stay open, and in
+    /// the blocking mode they had, after the channel is dropped. Works when
+    /// stdin is a regular file or `/dev/null` too.
+    ///
+    /// # Errors
+    ///
+    /// An `Error::Io` if the fds cannot be duplicated or registered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let stdio = iochannels::Channel::stdio()?;
+    /// assert!(stdio.fd().is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stdio() -> Result<Channel> {
+        let faucet = io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| io_at("duplicating stdin", e))?;
+        let sink = io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| io_at("duplicating stdout", e))?;
+        Channel::pipe(Some(faucet), Some(sink))
+    }
+
+    /// Connects to a TCP address, trying each address it resolves to in turn.
+    ///
+    /// # Errors
+    ///
+    /// An `Error::Io` whose message names the address and the cause, with
+    /// the `io::ErrorKind` kept (`ConnectionRefused`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Error};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let addr = listener.local_addr()?;
+    /// let channel = Channel::connect_tcp(addr).await?;
+    /// assert!(matches!(channel, Channel::Tcp(_)));
+    /// drop(listener);
+    /// match Channel::connect_tcp(addr).await {
+    ///     Err(Error::Io(e)) => assert!(e.to_string().contains(&addr.to_string())),
+    ///     other => panic!("expected a refused connect, got {other:?}"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_tcp(addr: impl ToSocketAddrs) -> Result<Channel> {
+        let addrs = tokio::net::lookup_host(addr)
+            .await
+            .map_err(|e| io_at("resolving the address to connect to", e))?;
+        let mut last = None;
+        for addr in addrs {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => {
+                    // Frames are written whole: let them go out at once.
+                    stream.set_nodelay(true).map_err(|e| io_at(format!("socket to {addr}"), e))?;
+                    return Ok(Channel::Tcp(stream));
+                }
+                Err(e) => last = Some(io_at(format!("connecting to {addr}"), e)),
+            }
+        }
+        Err(last
+            .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the address resolved to nothing"))
+            .into())
+    }
+
+    /// Connects to a Unix stream socket at `path`.
+    ///
+    /// # Errors
+    ///
+    /// An `Error::Io` naming the path, with the `io::ErrorKind` kept
+    /// (`NotFound`, `ConnectionRefused`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Error};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// match Channel::connect_unix("/nonexistent/iochannels.sock").await {
+    ///     Err(Error::Io(e)) => {
+    ///         assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    ///         assert!(e.to_string().contains("/nonexistent/iochannels.sock"));
+    ///     }
+    ///     other => panic!("expected NotFound, got {other:?}"),
+    /// }
+    /// # }
+    /// ```
+    pub async fn connect_unix(path: impl AsRef<Path>) -> Result<Channel> {
+        let path = path.as_ref();
+        UnixStream::connect(path)
+            .await
+            .map(Channel::Unix)
+            .map_err(|e| io_at(format!("connecting to {}", path.display()), e).into())
+    }
+
+    /// Spawns `cmd` and talks to it: writes go to its stdin, reads come from
+    /// its stdout. Stdin and stdout are set to pipes here; stderr is
+    /// inherited unless `cmd` says otherwise. Dropping the channel kills and
+    /// reaps the child.
+    ///
+    /// # Errors
+    ///
+    /// An `Error::Io` naming the program if it cannot be spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut tr = Channel::spawn(tokio::process::Command::new("tr").arg("a-z").arg("A-Z"))?
+    ///     .framed(Framing::Bytes);
+    /// tr.write(b"shout").await?;
+    /// tr.shutdown_write().await?;
+    /// assert_eq!(tr.read().await?.as_deref(), Some(&b"SHOUT"[..]));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn spawn(cmd: &mut Command) -> Result<Channel> {
+        ProcessChannel::spawn(cmd).map(Channel::Process)
+    }
+
+    /// An in-memory channel and the [`TestPeer`] that feeds and drains it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let (channel, mut peer) = Channel::test();
+    /// let mut framed = channel.framed(Framing::Lines);
+    /// peer.put("one\ntwo");
+    /// peer.close();
+    /// assert_eq!(framed.read().await?.as_deref(), Some(&b"one\n"[..]));
+    /// assert_eq!(framed.read().await?.as_deref(), Some(&b"two"[..]));
+    /// assert_eq!(framed.read().await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn test() -> (Channel, TestPeer) {
+        let (channel, peer) = test::pair();
+        (Channel::Test(channel), peer)
+    }
+
+    /// The fd to poll for reading; `None` for the test channel and for
+    /// channels with no read side.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (channel, _peer) = iochannels::Channel::test();
+    /// assert_eq!(channel.fd(), None);
+    /// ```
+    pub fn fd(&self) -> Option<RawFd> {
+        match self {
+            Channel::Pipe(c) => c.fd(),
+            Channel::Tcp(c) => Some(c.as_raw_fd()),
+            Channel::Unix(c) => Some(c.as_raw_fd()),
+            Channel::Process(c) => c.stdout_fd(),
+            Channel::Test(_) => None,
+        }
+    }
+
+    /// Wraps the channel to read and write frames of `framing`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// let (channel, _peer) = Channel::test();
+    /// let framed = channel.framed(Framing::Exact(4));
+    /// assert_eq!(framed.framing(), &Framing::Exact(4));
+    /// ```
+    pub fn framed(self, framing: Framing) -> FramedChannel {
+        FramedChannel::new(self, framing)
+    }
+
+    /// A short description of the endpoint for error messages:
+    /// `"tcp 127.0.0.1:40000 -> 127.0.0.1:7878"`, `"process `cat` (pid 42)"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (channel, _peer) = iochannels::Channel::test();
+    /// assert_eq!(channel.describe(), "test channel");
+    /// ```
+    pub fn describe(&self) -> String {
+        match self {
+            Channel::Pipe(c) => match (c.fd(), c.sink_fd()) {
+                (Some(r), Some(w)) => format!("pipe (fds {r} and {w})"),
+                (Some(r), None) => format!("pipe (fd {r})"),
+                (None, Some(w)) => format!("pipe (fd {w})"),
+                (None, None) => "pipe (closed)".to_owned(),
+            },
+            Channel::Tcp(s) => match (s.local_addr(), s.peer_addr()) {
+                (Ok(l), Ok(p)) => format!("tcp {l} -> {p}"),
+                (Ok(l), Err(_)) => format!("tcp {l}"),
+                _ => "tcp socket".to_owned(),
+            },
+            Channel::Unix(s) => match s.peer_addr().ok().and_then(|a| a.as_pathname().map(Path::to_owned)) {
+                Some(p) => format!("unix socket {}", p.display()),
+                None => match s.local_addr().ok().and_then(|a| a.as_pathname().map(Path::to_owned)) {
+                    Some(p) => format!("unix socket {}", p.display()),
+                    None => "unix socket".to_owned(),
+                },
+            },
+            Channel::Process(p) => match p.id() {
+                Some(pid) => format!("process `{}` (pid {pid})", p.program()),
+                None => format!("process `{}`", p.program()),
+            },
+            Channel::Test(_) => "test channel".to_owned(),
+        }
+    }
+}
+
+impl From<TcpStream> for Channel {
+    fn from(stream: TcpStream) -> Channel {
+        Channel::Tcp(stream)
+    }
+}
+
+impl From<UnixStream> for Channel {
+    fn from(stream: UnixStream) -> Channel {
+        Channel::Unix(stream)
+    }
+}
+
+impl From<PipeChannel> for Channel {
+    fn from(channel: PipeChannel) -> Channel {
+        Channel::Pipe(channel)
+    }
+}
+
+impl From<ProcessChannel> for Channel {
+    fn from(channel: ProcessChannel) -> Channel {
+        Channel::Process(channel)
+    }
+}
+
+impl From<TestChannel> for Channel {
+    fn from(channel: TestChannel) -> Channel {
+        Channel::Test(channel)
+    }
+}
+
+impl AsyncRead for Channel {
+    #[inline]
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        each_kind!(self.get_mut(), c => Pin::new(c).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Channel {
+    #[inline]
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        each_kind!(self.get_mut(), c => Pin::new(c).poll_write(cx, data))
+    }
+
+    #[inline]
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        each_kind!(self.get_mut(), c => Pin::new(c).poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        each_kind!(self, c => c.is_write_vectored())
+    }
+
+    #[inline]
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each_kind!(self.get_mut(), c => Pin::new(c).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each_kind!(self.get_mut(), c => Pin::new(c).poll_shutdown(cx))
+    }
+}

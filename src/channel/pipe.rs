@@ -1,0 +1,348 @@
+//! [`PipeChannel`]: a channel over a pair of raw fds — pipes, FIFOs, sockets,
+//! ttys, `/dev/null`, regular files — and [`Channel::stdio`](crate::Channel::stdio).
+//!
+//! Each fd becomes an [`FdEnd`], whose backend is picked by what the fd is
+//! (pitfall 18: epoll refuses regular files and `/dev/null`):
+//!
+//! | fd is                               | backend  | how it reads and writes                 |
+//! |-------------------------------------|----------|-----------------------------------------|
+//! | pipe, FIFO, tty (reopenable)        | `Polled` | a private non-blocking open file description, on tokio's reactor |
+//! | socket, or not reopenable           | `Polled` | O_NONBLOCK set on the shared description, restored on drop |
+//! | regular file, `/dev/null`, anything epoll refuses | `Direct` | plain blocking `read`/`write`: they never wait for a peer |
+//!
+//! Why reopen: O_NONBLOCK lives on the open file description, which an
+//! inherited stdin/stdout shares with the shell and the rest of a pipeline
+//! (pitfall 19). Opening `/proc/self/fd/N` gives a description of our own, so
+//! nothing leaks even while the channel lives; where that is impossible the
+//! original flags are restored when the channel is dropped or shut down.
+//! Nothing here uses `tokio::io::stdin`, whose blocking thread cannot be
+//! cancelled (pitfall 20).
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use rustix::fs::{FileType, Mode, OFlags};
+use rustix::io::Errno;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::unix::pipe;
+
+use crate::error::{io_at, MissingSide};
+
+/// A channel over a pair of file descriptors: `faucet` to read from, `sink`
+/// to write to, either optional.
+///
+/// Works whatever the fds are: a pipe, a FIFO, a socket, a tty, `/dev/null`
+/// or a regular file. Build it with [`Channel::pipe`](crate::Channel::pipe)
+/// or [`Channel::stdio`](crate::Channel::stdio), or directly with
+/// [`PipeChannel::new`].
+///
+/// The channel owns its fds and closes them when dropped. It never leaves
+/// O_NONBLOCK behind on a description it shares with other processes: it
+/// reads and writes a private reopened description where it can, and
+/// otherwise restores the fd's original flags on drop.
+///
+/// Regular files and other fds that epoll refuses are read and written with
+/// plain blocking calls on the calling thread: such calls never wait for a
+/// peer, only for the disk.
+///
+/// # Examples
+///
+/// ```
+/// use iochannels::PipeChannel;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> iochannels::Result<()> {
+/// let (reader, writer) = std::io::pipe()?;
+/// let mut tx = PipeChannel::new(None, Some(writer.into()))?;
+/// let mut rx = PipeChannel::new(Some(reader.into()), None)?;
+/// tx.write_all(b"hello").await?;
+/// drop(tx);
+/// let mut got = Vec::new();
+/// rx.read_to_end(&mut got).await?;
+/// assert_eq!(got, b"hello");
+/// # Ok(())
+/// # }
+/// ```
+pub struct PipeChannel {
+    faucet: Option<FdEnd>,
+    sink: Option<FdEnd>,
+    /// Set by `poll_shutdown`: the sink was closed on purpose, so writes fail
+    /// as a closed pipe would rather than as a missing side.
+    sink_shut: bool,
+}
+
+impl PipeChannel {
+    /// Wraps `faucet` (read from) and `sink` (write to); either may be `None`.
+    ///
+    /// # Errors
+    ///
+    /// An `Error::Io` if an fd cannot be inspected or registered with the
+    /// runtime, or if no tokio runtime is running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let file = std::fs::File::open("/dev/null")?;
+    /// let channel = iochannels::PipeChannel::new(Some(file.into()), None)?;
+    /// assert!(channel.fd().is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn new(faucet: Option<OwnedFd>, sink: Option<OwnedFd>) -> crate::Result<PipeChannel> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(io::Error::other("a PipeChannel must be made inside a tokio runtime").into());
+        }
+        Ok(PipeChannel {
+            faucet: faucet.map(|fd| FdEnd::new(fd, Direction::Read)).transpose()?,
+            sink: sink.map(|fd| FdEnd::new(fd, Direction::Write)).transpose()?,
+            sink_shut: false,
+        })
+    }
+
+    /// The fd to poll for reading, if the channel has a read side.
+    ///
+    /// This may differ from the fd given to [`PipeChannel::new`] when the
+    /// channel reopened it privately (see the type's docs).
+    pub fn fd(&self) -> Option<RawFd> {
+        self.faucet.as_ref().map(|end| end.fd().as_raw_fd())
+    }
+
+    /// The fd written to, if the channel has a write side still open.
+    pub fn sink_fd(&self) -> Option<RawFd> {
+        self.sink.as_ref().map(|end| end.fd().as_raw_fd())
+    }
+
+    /// Whether the channel was made with a read side.
+    pub fn has_reader(&self) -> bool {
+        self.faucet.is_some()
+    }
+
+    /// Whether the channel has a write side (made with one, not shut down).
+    pub fn has_writer(&self) -> bool {
+        self.sink.is_some()
+    }
+}
+
+impl fmt::Debug for PipeChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipeChannel")
+            .field("faucet", &self.faucet)
+            .field("sink", &self.sink)
+            .finish()
+    }
+}
+
+impl AsyncRead for PipeChannel {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut().faucet.as_mut() {
+            Some(end) => end.poll_read(cx, buf),
+            None => Poll::Ready(Err(MissingSide::Read.into_io())),
+        }
+    }
+}
+
+impl AsyncWrite for PipeChannel {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match this.sink.as_mut() {
+            Some(end) => end.poll_write(cx, data),
+            None if this.sink_shut => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+            None => Poll::Ready(Err(MissingSide::Write.into_io())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Closes the sink fd (restoring its flags first), so the reader at the
+    /// other end sees EOF. The read side stays open.
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.sink.take().is_some() {
+            this.sink_shut = true;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+// ===== FdEnd =====
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Read,
+    Write,
+}
+
+/// One fd of a [`PipeChannel`], with the backend its type calls for.
+struct FdEnd {
+    backend: Backend,
+    /// Flags to put back on drop, when we set O_NONBLOCK on a shared description.
+    restore: Option<OFlags>,
+}
+
+enum Backend {
+    /// Readiness from epoll via tokio's reactor; the fd is non-blocking.
+    /// tokio's pipe types do plain `read(2)`/`write(2)` on any pollable fd.
+    Reader(pipe::Receiver),
+    Writer(pipe::Sender),
+    /// Plain blocking calls; for fds epoll refuses (regular files, /dev/null).
+    Direct(OwnedFd),
+}
+
+impl FdEnd {
+    fn new(fd: OwnedFd, dir: Direction) -> io::Result<FdEnd> {
+        let raw = fd.as_raw_fd();
+        let stat =
+            rustix::fs::fstat(&fd).map_err(|e| io_at(format!("fstat fd {raw}"), e.into()))?;
+        let file_type = FileType::from_raw_mode(stat.st_mode);
+        if matches!(
+            file_type,
+            FileType::RegularFile | FileType::Directory | FileType::BlockDevice
+        ) {
+            return Ok(FdEnd::direct(fd));
+        }
+        // A private description when the fd can be reopened (pipes, FIFOs,
+        // ttys); otherwise a duplicate sharing the original description,
+        // with its flags saved. Either way `fd` itself stays untouched until
+        // registration has worked, so it can still fall back to `Direct`.
+        let reopenable = matches!(file_type, FileType::Fifo | FileType::CharacterDevice);
+        let (candidate, restore) = match reopenable.then(|| reopen_nonblocking(&fd, dir)).flatten() {
+            Some(private) => (private, None),
+            None => {
+                let flags = rustix::fs::fcntl_getfl(&fd)
+                    .map_err(|e| io_at(format!("fcntl fd {raw}"), e.into()))?;
+                let copy = fd.try_clone().map_err(|e| io_at(format!("dup fd {raw}"), e))?;
+                set_flags(copy.as_fd(), flags | OFlags::NONBLOCK)?;
+                (copy, Some(flags))
+            }
+        };
+        let registered = match dir {
+            Direction::Read => pipe::Receiver::from_owned_fd_unchecked(candidate).map(Backend::Reader),
+            Direction::Write => pipe::Sender::from_owned_fd_unchecked(candidate).map(Backend::Writer),
+        };
+        match registered {
+            Ok(backend) => Ok(FdEnd { backend, restore }),
+            Err(err) => {
+                if let Some(flags) = restore {
+                    // `fd` shares the duplicate's description: this undoes O_NONBLOCK.
+                    set_flags(fd.as_fd(), flags)?;
+                }
+                if err.raw_os_error() == Some(Errno::PERM.raw_os_error()) {
+                    // epoll refuses it (e.g. /dev/null): it never blocks either.
+                    Ok(FdEnd::direct(fd))
+                } else {
+                    Err(io_at(format!("registering fd {raw} with the runtime"), err))
+                }
+            }
+        }
+    }
+
+    fn direct(fd: OwnedFd) -> FdEnd {
+        FdEnd {
+            backend: Backend::Direct(fd),
+            restore: None,
+        }
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        match &self.backend {
+            Backend::Reader(r) => r.as_fd(),
+            Backend::Writer(w) => w.as_fd(),
+            Backend::Direct(fd) => fd.as_fd(),
+        }
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match &mut self.backend {
+            Backend::Reader(r) => Pin::new(r).poll_read(cx, buf),
+            Backend::Direct(fd) => {
+                let n = retry_eintr(|| rustix::io::read(&*fd, buf.initialize_unfilled()))?;
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            Backend::Writer(_) => Poll::Ready(Err(MissingSide::Read.into_io())),
+        }
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        match &mut self.backend {
+            Backend::Writer(w) => Pin::new(w).poll_write(cx, data),
+            Backend::Direct(fd) => Poll::Ready(retry_eintr(|| rustix::io::write(&*fd, data))),
+            Backend::Reader(_) => Poll::Ready(Err(MissingSide::Write.into_io())),
+        }
+    }
+}
+
+impl Drop for FdEnd {
+    fn drop(&mut self) {
+        if let Some(flags) = self.restore {
+            // Best effort: the fd is going away; a failure here has no one to report to.
+            let _ = set_flags(self.fd(), flags);
+        }
+    }
+}
+
+impl fmt::Debug for FdEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.backend {
+            Backend::Reader(_) | Backend::Writer(_) if self.restore.is_some() => {
+                "polled, shared description"
+            }
+            Backend::Reader(_) | Backend::Writer(_) => "polled, private description",
+            Backend::Direct(_) => "direct (blocking calls)",
+        };
+        f.debug_struct("FdEnd")
+            .field("fd", &self.fd().as_raw_fd())
+            .field("backend", &kind)
+            .finish()
+    }
+}
+
+/// Opens `/proc/self/fd/N` non-blocking: a new open file description for the
+/// same pipe or tty, whose flags nobody else sees. `None` where that fails
+/// (no /proc, a FIFO with no reader yet, permissions): the caller falls back.
+fn reopen_nonblocking(fd: &OwnedFd, dir: Direction) -> Option<OwnedFd> {
+    let access = match dir {
+        Direction::Read => OFlags::RDONLY,
+        Direction::Write => OFlags::WRONLY,
+    };
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let private = rustix::fs::open(
+        path.as_str(),
+        access | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .ok()?;
+    // Only keep it if it is the same object (a tty path could name another device).
+    let (a, b) = (rustix::fs::fstat(fd).ok()?, rustix::fs::fstat(&private).ok()?);
+    (a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_rdev == b.st_rdev).then_some(private)
+}
+
+fn set_flags(fd: BorrowedFd<'_>, flags: OFlags) -> io::Result<()> {
+    rustix::fs::fcntl_setfl(fd, flags)
+        .map_err(|e| io_at(format!("fcntl fd {}", fd.as_raw_fd()), e.into()))
+}
+
+fn retry_eintr<T>(mut op: impl FnMut() -> rustix::io::Result<T>) -> io::Result<T> {
+    loop {
+        match op() {
+            Err(Errno::INTR) => continue,
+            other => return other.map_err(io::Error::from),
+        }
+    }
+}

@@ -1,0 +1,579 @@
+//! [`FramedChannel`]: what the seeds call a channel — frames in, bytes out —
+//! over any [`Channel`]. Its public face lives here; the read buffer and
+//! decode loop in `reader.rs`, the write buffer in `writer.rs`.
+
+mod reader;
+mod writer;
+
+use std::fmt;
+use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures::task::noop_waker_ref;
+use futures::{Sink, Stream};
+
+use tokio::io::AsyncWrite;
+use tokio_util::codec::Encoder;
+
+use self::reader::Reader;
+use self::writer::{WriteState, Writer, SINK_HIGH_WATER};
+use crate::{Channel, Error, FrameCodec, Framing, Result};
+
+/// A [`Channel`] that reads frames and writes bytes: the seeds' channel.
+///
+/// Reads return one frame of the current [`Framing`] at a time, split off
+/// the read buffer without copying. [`write`](FramedChannel::write) sends
+/// bytes verbatim; the [`Sink`] sends one frame per item, encoded so that a
+/// peer reading with the same framing gets that frame back.
+///
+/// | call | gives |
+/// |------|-------|
+/// | [`read`](FramedChannel::read) | `Ok(Some(frame))`; `Ok(None)` once the peer closed and all is delivered; then `Err(Closed)` |
+/// | [`try_read`](FramedChannel::try_read) | the same without waiting: `Ok(None)` means nothing complete yet; `Err(Closed)` ended and drained |
+/// | [`write`](FramedChannel::write) | all bytes written and flushed; `Err(Closed)` if the peer is gone |
+/// | [`close`](FramedChannel::close) | pending writes flushed, both sides closed; later calls `Err(Closed)` |
+/// | [`shutdown_write`](FramedChannel::shutdown_write) | pending writes flushed, EOF sent; reading goes on |
+///
+/// An over-long frame gives `Err(FrameTooLong)` once; its rest is skipped
+/// and the next read returns the next frame. As a [`Stream`] the channel
+/// yields `Ok(frame)`s and errors and ends (`None`) at the end of input or
+/// after `close()`.
+///
+/// # Examples
+///
+/// ```
+/// use iochannels::{Channel, Framing};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> iochannels::Result<()> {
+/// let (channel, mut peer) = Channel::test();
+/// let mut framed = channel.framed(Framing::Lines);
+/// peer.put("GET /\nrest");
+/// peer.close();
+/// assert_eq!(framed.read().await?.as_deref(), Some(&b"GET /\n"[..]));
+/// assert_eq!(framed.read().await?.as_deref(), Some(&b"rest"[..]));
+/// assert_eq!(framed.read().await?, None);
+/// # Ok(())
+/// # }
+/// ```
+pub struct FramedChannel {
+    channel: Channel,
+    /// Who is at the other end, for error messages; taken when wrapped,
+    /// since a reset socket no longer knows its peer.
+    endpoint: Box<str>,
+    codec: FrameCodec,
+    reader: Reader,
+    writer: Writer,
+    /// `close()` has run: every read and write is `Err(Closed)`.
+    closed: bool,
+}
+
+impl FramedChannel {
+    /// Wraps `channel` to read frames of `framing`; the same as
+    /// [`Channel::framed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, FramedChannel, Framing};
+    ///
+    /// let (channel, _peer) = Channel::test();
+    /// let framed = FramedChannel::new(channel, Framing::LengthPrefixed);
+    /// assert_eq!(framed.framing(), &Framing::LengthPrefixed);
+    /// ```
+    pub fn new(channel: Channel, framing: Framing) -> FramedChannel {
+        FramedChannel {
+            endpoint: channel.describe().into_boxed_str(),
+            channel,
+            codec: FrameCodec::new(framing),
+            reader: Reader::new(),
+            writer: Writer::new(),
+            closed: false,
+        }
+    }
+
+    /// Polls for the next frame; the poll half of [`read`](FramedChannel::read).
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](FramedChannel::read).
+    pub fn poll_read_frame(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
+        if self.closed {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        let polled = self.reader.poll_frame(cx, &mut self.channel, &mut self.codec);
+        polled.map_err(|e| self.name_endpoint(e))
+    }
+
+    /// The next frame, waiting for it.
+    ///
+    /// Returns `Ok(None)` once the peer has closed and every frame, the last
+    /// partial one included, has been returned.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Closed`] after `Ok(None)` was returned, or after `close()`.
+    /// - [`Error::FrameTooLong`] for an over-long frame; the next read
+    ///   returns the frame after it.
+    /// - [`Error::NotReadable`] if the channel has no read side.
+    /// - [`Error::Io`] for a read failure (a reset peer, ...), naming the endpoint.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: if dropped before it completes, no frame is lost; bytes
+    /// read so far stay buffered for the next call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Error, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let (channel, mut peer) = Channel::test();
+    /// let mut framed = channel.framed(Framing::Exact(3));
+    /// peer.put("abcde");
+    /// peer.close();
+    /// assert_eq!(framed.read().await?.as_deref(), Some(&b"abc"[..]));
+    /// assert_eq!(framed.read().await?.as_deref(), Some(&b"de"[..]));
+    /// assert_eq!(framed.read().await?, None);
+    /// assert!(matches!(framed.read().await, Err(Error::Closed)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn read(&mut self) -> Result<Option<Bytes>> {
+        std::future::poll_fn(|cx| self.poll_read_frame(cx)).await
+    }
+
+    /// The next frame if one is complete now, without waiting.
+    ///
+    /// Reads what the channel has ready, then returns `Ok(Some(frame))`, or
+    /// `Ok(None)` if no complete frame is there yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] once the input has ended and every frame was
+    /// returned (or after `close()`); otherwise as [`read`](FramedChannel::read).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Error, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let (channel, mut peer) = Channel::test();
+    /// let mut framed = channel.framed(Framing::Lines);
+    /// peer.put("half");
+    /// assert_eq!(framed.try_read()?, None);
+    /// peer.put(" a line\n");
+    /// assert_eq!(framed.try_read()?.as_deref(), Some(&b"half a line\n"[..]));
+    /// peer.close();
+    /// assert!(matches!(framed.try_read(), Err(Error::Closed)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn try_read(&mut self) -> Result<Option<Bytes>> {
+        let mut cx = Context::from_waker(noop_waker_ref());
+        match self.poll_read_frame(&mut cx) {
+            Poll::Ready(Ok(Some(frame))) => Ok(Some(frame)),
+            // The end, reported here as the error the contract gives to a drained channel.
+            Poll::Ready(Ok(None)) => Err(Error::Closed),
+            Poll::Ready(Err(e)) => Err(e),
+            Poll::Pending => Ok(None),
+        }
+    }
+
+    /// Writes all of `data`, verbatim whatever the framing, and flushes.
+    /// Frames queued through the [`Sink`] and not yet flushed go first.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Closed`] after `close()`/`shutdown_write()`, or when the
+    ///   peer is gone (EPIPE, ECONNRESET): never a SIGPIPE death.
+    /// - [`Error::NotWritable`] if the channel has no write side.
+    /// - [`Error::Io`] for any other failure, naming the endpoint.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: if dropped before it completes, a prefix of `data`
+    /// may have been written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let (channel, mut peer) = Channel::test();
+    /// let mut framed = channel.framed(Framing::Lines);
+    /// framed.write(b"no newline added").await?;
+    /// assert_eq!(peer.get(), "no newline added");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn write(&mut self, data: impl AsRef<[u8]>) -> Result<()> {
+        let data = data.as_ref();
+        self.check_writable()?;
+        let mut written = 0;
+        std::future::poll_fn(|cx| {
+            ready!(self.writer.poll_flush(cx, &mut self.channel)).map_err(|e| self.name_endpoint(e))?;
+            let all = Writer::poll_write_all(cx, &mut self.channel, data, &mut written);
+            ready!(all).map_err(|e| self.name_endpoint(Error::from_io_write(e)))?;
+            let flushed = ready!(Pin::new(&mut self.channel).poll_flush(cx));
+            Poll::Ready(flushed.map_err(|e| self.name_endpoint(Error::from_io_write(e))))
+        })
+        .await
+    }
+
+    /// Writes out every frame queued through the [`Sink`], and flushes.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](FramedChannel::write).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: what was not written stays queued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use futures::SinkExt;
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let (channel, mut peer) = Channel::test();
+    /// let mut framed = channel.framed(Framing::Lines);
+    /// framed.feed(Bytes::from_static(b"a")).await?;
+    /// framed.feed(Bytes::from_static(b"b")).await?;
+    /// framed.flush().await?;
+    /// assert_eq!(peer.get(), "a\nb\n");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn flush(&mut self) -> Result<()> {
+        std::future::poll_fn(|cx| self.poll_flush_writes(cx)).await
+    }
+
+    fn poll_flush_writes(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let flushed = ready!(self.writer.poll_flush(cx, &mut self.channel));
+        Poll::Ready(flushed.map_err(|e| self.name_endpoint(e)))
+    }
+
+    /// Flushes pending writes, then sends EOF to the peer; reading goes on.
+    ///
+    /// This is a half-close: the peer sees the end of our output, and can
+    /// still answer. Later writes fail with [`Error::Closed`]. Idempotent.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](FramedChannel::write), for the pending writes.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: calling it again finishes the job.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut cat = Channel::spawn(&mut tokio::process::Command::new("cat"))?.framed(Framing::Lines);
+    /// cat.write(b"last words").await?;
+    /// cat.shutdown_write().await?;
+    /// assert_eq!(cat.read().await?.as_deref(), Some(&b"last words"[..]));
+    /// assert_eq!(cat.read().await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn shutdown_write(&mut self) -> Result<()> {
+        std::future::poll_fn(|cx| self.poll_shutdown_write(cx)).await
+    }
+
+    fn poll_shutdown_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.writer.state == WriteState::Shut {
+            return Poll::Ready(Ok(()));
+        }
+        ready!(self.poll_flush_writes(cx))?;
+        let shut = ready!(Pin::new(&mut self.channel).poll_shutdown(cx));
+        self.writer.state = WriteState::Shut;
+        Poll::Ready(shut.map_err(|e| self.name_endpoint(Error::from_io_write(e))))
+    }
+
+    /// Closes the channel gracefully: flushes pending writes, sends EOF, and
+    /// ends reading. Afterwards `read`, `try_read` and `write` return
+    /// [`Error::Closed`]. Idempotent: a second call returns `Ok(())`.
+    ///
+    /// # Errors
+    ///
+    /// If the pending writes could not be sent (the peer is gone:
+    /// [`Error::Closed`]; another failure: [`Error::Io`]) the channel is
+    /// closed all the same and the error says the data was not delivered.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: calling it again finishes the job.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Error, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let (channel, mut peer) = Channel::test();
+    /// let mut framed = channel.framed(Framing::Bytes);
+    /// framed.close().await?;
+    /// framed.close().await?;
+    /// assert!(matches!(framed.write(b"late").await, Err(Error::Closed)));
+    /// assert!(matches!(framed.read().await, Err(Error::Closed)));
+    /// assert_eq!(peer.get(), "");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn close(&mut self) -> Result<()> {
+        std::future::poll_fn(|cx| self.poll_close_channel(cx)).await
+    }
+
+    fn poll_close_channel(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.closed {
+            return Poll::Ready(Ok(()));
+        }
+        let shut = ready!(self.poll_shutdown_write(cx));
+        self.closed = true;
+        self.reader.finish();
+        self.writer.buf = BytesMut::new();
+        Poll::Ready(shut)
+    }
+
+    /// Whether `close()` has been called.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The current framing.
+    pub fn framing(&self) -> &Framing {
+        self.codec.framing()
+    }
+
+    /// Changes the framing, from the next frame on. Bytes already buffered
+    /// are re-framed with the new framing: none is lost or re-ordered.
+    ///
+    /// This is how a protocol reads a header line, then a body of a length
+    /// the header gave (Pants changes its read delimiter this way).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let (channel, mut peer) = Channel::test();
+    /// let mut framed = channel.framed(Framing::Lines);
+    /// peer.put("LEN 5\nhelloNEXT\n");
+    /// assert_eq!(framed.read().await?.as_deref(), Some(&b"LEN 5\n"[..]));
+    /// framed.set_framing(Framing::Exact(5));
+    /// assert_eq!(framed.read().await?.as_deref(), Some(&b"hello"[..]));
+    /// framed.set_framing(Framing::Lines);
+    /// assert_eq!(framed.read().await?.as_deref(), Some(&b"NEXT\n"[..]));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_framing(&mut self, framing: Framing) {
+        self.codec.set_framing(framing);
+    }
+
+    /// The frame limit: the longest frame, delimiter included, that a read
+    /// accepts (default [`DEFAULT_MAX_FRAME_LEN`](crate::DEFAULT_MAX_FRAME_LEN), 8 MiB).
+    pub fn max_frame_len(&self) -> usize {
+        self.codec.max_frame_len()
+    }
+
+    /// Sets the frame limit. The channel never buffers much more than it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Error, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let (channel, mut peer) = Channel::test();
+    /// let mut framed = channel.framed(Framing::Lines);
+    /// framed.set_max_frame_len(8);
+    /// peer.put("far too long a line\nok\n");
+    /// assert!(matches!(framed.read().await, Err(Error::FrameTooLong { limit: 8 })));
+    /// assert_eq!(framed.read().await?.as_deref(), Some(&b"ok\n"[..]));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_max_frame_len(&mut self, n: usize) {
+        self.codec.set_max_frame_len(n);
+    }
+
+    /// The fd to poll for reading; `None` for the test channel.
+    pub fn fd(&self) -> Option<RawFd> {
+        self.channel.fd()
+    }
+
+    /// The channel underneath.
+    pub fn get_ref(&self) -> &Channel {
+        &self.channel
+    }
+
+    /// The channel underneath. Reading from it directly bypasses the read
+    /// buffer: bytes already buffered would then come out after newer ones.
+    pub fn get_mut(&mut self) -> &mut Channel {
+        &mut self.channel
+    }
+
+    /// Bytes read from the channel but not yet returned as frames.
+    pub fn read_buffer(&self) -> &[u8] {
+        &self.reader.buf
+    }
+
+    /// Frames queued through the [`Sink`] and not yet written.
+    pub fn write_buffer_len(&self) -> usize {
+        self.writer.buf.len()
+    }
+
+    /// Whether a read could still give data: the input has not ended, or
+    /// ended with bytes still buffered; `false` after `close()`.
+    pub fn is_readable(&self) -> bool {
+        !self.closed && self.reader.has_more()
+    }
+
+    /// Unwraps the channel.
+    ///
+    /// Bytes already read from the channel but not yet returned as frames
+    /// live in this `FramedChannel`'s buffer, not in the channel: to keep
+    /// them, use [`into_parts`](FramedChannel::into_parts), which hands them
+    /// over too, or drain them first (`set_framing(Framing::Bytes)` and one
+    /// `try_read()`). `into_inner` is lossless exactly when
+    /// [`read_buffer`](FramedChannel::read_buffer) is empty. Frames queued
+    /// through the Sink and not flushed are dropped: flush first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let (channel, mut peer) = Channel::test();
+    /// let mut framed = channel.framed(Framing::Lines);
+    /// peer.put("line\npartial");
+    /// assert_eq!(framed.read().await?.as_deref(), Some(&b"line\n"[..]));
+    /// framed.set_framing(Framing::Bytes);
+    /// assert_eq!(framed.try_read()?.as_deref(), Some(&b"partial"[..]));
+    /// assert!(framed.read_buffer().is_empty());
+    /// let _channel: Channel = framed.into_inner();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn into_inner(self) -> Channel {
+        self.channel
+    }
+
+    /// Unwraps the channel together with the bytes read from it and not yet
+    /// returned as frames, so nothing is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let (channel, mut peer) = Channel::test();
+    /// let mut framed = channel.framed(Framing::Lines);
+    /// peer.put("line\npartial");
+    /// framed.read().await?;
+    /// let (_channel, buffered) = framed.into_parts();
+    /// assert_eq!(&buffered[..], b"partial");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn into_parts(self) -> (Channel, BytesMut) {
+        (self.channel, self.reader.buf)
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
+        self.writer.check_open()
+    }
+
+    /// Adds the endpoint's description to I/O errors.
+    fn name_endpoint(&self, e: Error) -> Error {
+        match e {
+            Error::Io(io) => Error::Io(crate::error::io_at(&*self.endpoint, io)),
+            other => other,
+        }
+    }
+}
+
+impl fmt::Debug for FramedChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FramedChannel")
+            .field("channel", &self.channel)
+            .field("framing", self.codec.framing())
+            .field("read_buffered", &self.reader.buf.len())
+            .field("write_buffered", &self.writer.buf.len())
+            .field("closed", &self.closed)
+            .finish()
+    }
+}
+
+impl Stream for FramedChannel {
+    type Item = Result<Bytes>;
+
+    /// Frames and errors; `None` at the end of input or after `close()`.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
+        let this = self.get_mut();
+        if this.closed || !this.reader.has_more() {
+            return Poll::Ready(None);
+        }
+        this.poll_read_frame(cx).map(Result::transpose)
+    }
+}
+
+impl Sink<Bytes> for FramedChannel {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let this = self.get_mut();
+        this.check_writable()?;
+        if this.writer.buf.len() >= SINK_HIGH_WATER {
+            ready!(this.poll_flush_writes(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Encodes `item` as one frame of the current framing (see [`Framing`]).
+    fn start_send(self: Pin<&mut Self>, item: Bytes) -> Result<()> {
+        let this = self.get_mut();
+        this.check_writable()?;
+        this.codec.encode(item, &mut this.writer.buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.get_mut().poll_flush_writes(cx)
+    }
+
+    /// The same as [`FramedChannel::close`].
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.get_mut().poll_close_channel(cx)
+    }
+}
+

@@ -1,0 +1,139 @@
+//! The read half of a [`FramedChannel`](crate::FramedChannel): the read
+//! buffer, its size policy, and the decode loop.
+//!
+//! Buffer policy (pitfall 7): nothing is allocated until a read is made; a
+//! read that finds nothing (`Pending`) with no partial frame buffered gives
+//! the buffer back, so an idle channel holds no read buffer at all. Reads
+//! start at 4 KiB and double while they fill the buffer, up to 64 KiB. After
+//! a large frame the remainder is moved to a fresh small buffer, so one 8 MiB
+//! line does not pin 8 MiB for the life of the connection.
+//!
+//! Frames are split off the buffer (`split_to().freeze()` in the codec): no
+//! copy, at the price that a frame kept alive keeps its part of the buffer's
+//! allocation alive too.
+
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncRead;
+use tokio_util::codec::Decoder;
+
+use crate::{Error, FrameCodec, Result};
+
+/// First read size, and the floor the adaptive size falls back to.
+const MIN_READ: usize = 4 * 1024;
+/// Largest single read.
+const MAX_READ: usize = 64 * 1024;
+/// A buffer whose capacity is past this, holding little, is replaced by a
+/// fresh one sized to what it holds.
+const SHRINK_ABOVE: usize = 2 * MAX_READ;
+
+/// Where the read side is in its life.
+///
+/// | state  | next frame comes from           | then                    |
+/// |--------|---------------------------------|-------------------------|
+/// | `Open` | `decode`, reading when it needs | `Eof` when a read gives 0 |
+/// | `Eof`  | `decode_eof` on what is left    | `Done` once it gives `None`, reported as `Ok(None)` |
+/// | `Done` | nothing: `Err(Closed)`          | stays                   |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadState {
+    Open,
+    Eof,
+    Done,
+}
+
+/// The read buffer with its state.
+#[derive(Debug)]
+pub(crate) struct Reader {
+    pub(crate) buf: BytesMut,
+    pub(crate) state: ReadState,
+    /// Bytes to make room for before the next read; adapts to the traffic.
+    read_size: usize,
+}
+
+impl Reader {
+    pub(crate) fn new() -> Reader {
+        Reader {
+            buf: BytesMut::new(),
+            state: ReadState::Open,
+            read_size: MIN_READ,
+        }
+    }
+
+    /// The next frame: `Ok(Some)`, `Ok(None)` once at the end, then `Err(Closed)`.
+    pub(crate) fn poll_frame<R: AsyncRead + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut R,
+        codec: &mut FrameCodec,
+    ) -> Poll<Result<Option<Bytes>>> {
+        loop {
+            match self.state {
+                ReadState::Done => return Poll::Ready(Err(Error::Closed)),
+                ReadState::Eof => {
+                    return Poll::Ready(match codec.decode_eof(&mut self.buf) {
+                        Ok(Some(frame)) => Ok(Some(frame)),
+                        Ok(None) => {
+                            self.state = ReadState::Done;
+                            self.buf = BytesMut::new();
+                            Ok(None)
+                        }
+                        Err(e) => Err(e),
+                    });
+                }
+                ReadState::Open => {}
+            }
+            if let Some(frame) = codec.decode(&mut self.buf)? {
+                self.shrink_if_oversized();
+                return Poll::Ready(Ok(Some(frame)));
+            }
+            self.buf.reserve(self.read_size);
+            let room = self.buf.capacity() - self.buf.len();
+            match tokio_util::io::poll_read_buf(std::pin::Pin::new(&mut *io), cx, &mut self.buf) {
+                Poll::Pending => {
+                    if self.buf.is_empty() {
+                        // Idle: hold no memory while nothing arrives.
+                        self.buf = BytesMut::new();
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok(0)) => self.state = ReadState::Eof,
+                Poll::Ready(Ok(n)) => self.adapt(n, room),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::from_io_read(e))),
+            }
+        }
+    }
+
+    /// Reads that fill the room they were given ask for more next time;
+    /// reads far smaller than it ask for less.
+    fn adapt(&mut self, got: usize, room: usize) {
+        if got >= room && self.read_size < MAX_READ {
+            self.read_size = (self.read_size * 2).min(MAX_READ);
+        } else if got < self.read_size / 4 && self.read_size > MIN_READ {
+            self.read_size = (self.read_size / 2).max(MIN_READ);
+        }
+    }
+
+    /// After a large frame, moves what is left into a buffer sized to it.
+    fn shrink_if_oversized(&mut self) {
+        let len = self.buf.len();
+        if self.buf.capacity() > SHRINK_ABOVE && len <= MAX_READ {
+            self.buf = if len == 0 {
+                BytesMut::new()
+            } else {
+                BytesMut::from(&self.buf[..])
+            };
+        }
+    }
+
+    /// Marks the end as reported: later reads give `Err(Closed)`.
+    pub(crate) fn finish(&mut self) {
+        self.state = ReadState::Done;
+        self.buf = BytesMut::new();
+    }
+
+    /// Whether a read could still give data: not ended, or bytes buffered.
+    pub(crate) fn has_more(&self) -> bool {
+        self.state != ReadState::Done
+    }
+}

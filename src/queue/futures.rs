@@ -1,0 +1,200 @@
+//! The futures behind [`Queue::put`](super::Queue::put),
+//! [`Queue::get`](super::Queue::get) and [`Queue::join`](super::Queue::join):
+//! each borrows the queue (no reference count touched per call), takes the
+//! lock once on the fast path, and on drop withdraws whatever it left in the
+//! waiting lists, which is what makes them cancel safe.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::errors::{Closed, QueueClosed, TryPutError};
+use super::state::Shared;
+
+/// Waits to put one item; see [`Queue::put`](super::Queue::put).
+pub(super) struct Put<'a, T> {
+    shared: &'a Shared<T>,
+    /// The item until it is tried; `None` once it is in the queue, parked or given back.
+    item: Option<T>,
+    /// The parked put's id while its item waits in the queue's state.
+    parked: Option<u64>,
+}
+
+impl<'a, T> Put<'a, T> {
+    pub(super) fn new(shared: &'a Shared<T>, item: T) -> Self {
+        Put {
+            shared,
+            item: Some(item),
+            parked: None,
+        }
+    }
+}
+
+// The item is moved, never pinned: no pinning guarantee is ever relied on.
+impl<T> Unpin for Put<'_, T> {}
+
+impl<T> Future for Put<'_, T> {
+    type Output = Result<(), Closed<T>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(id) = this.parked {
+            let polled = this.shared.lock().poll_parked_put(id, cx.waker());
+            return match polled {
+                Poll::Ready(done) => {
+                    this.parked = None;
+                    Poll::Ready(done.map_err(Closed))
+                }
+                Poll::Pending => Poll::Pending,
+            };
+        }
+        let Some(item) = this.item.take() else {
+            panic!("`Queue::put` future polled after it completed");
+        };
+        let mut state = this.shared.lock();
+        match state.try_put(item) {
+            Ok(getter) => {
+                drop(state);
+                if let Some(getter) = getter {
+                    getter.wake();
+                }
+                Poll::Ready(Ok(()))
+            }
+            Err(TryPutError::Closed(item)) => Poll::Ready(Err(Closed(item))),
+            Err(TryPutError::Full(item)) => {
+                this.parked = Some(state.park_put(item, Some(cx.waker())));
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> Drop for Put<'_, T> {
+    fn drop(&mut self) {
+        if let Some(id) = self.parked {
+            // Either the item is still parked and comes back here, to be
+            // dropped with the future after the lock is released, or it was
+            // already moved into the queue: never both, never neither.
+            let item = self.shared.lock().cancel_put(id);
+            drop(item);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Put<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Put")
+            .field("parked", &self.parked.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Waits to get one item; see [`Queue::get`](super::Queue::get).
+pub(super) struct Get<'a, T> {
+    shared: &'a Shared<T>,
+    /// This getter's id once it has waited (registered, or woken and not yet back).
+    waiting: Option<u64>,
+}
+
+impl<'a, T> Get<'a, T> {
+    pub(super) fn new(shared: &'a Shared<T>) -> Self {
+        Get {
+            shared,
+            waiting: None,
+        }
+    }
+}
+
+impl<T> Future for Get<'_, T> {
+    type Output = Result<T, QueueClosed>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        poll_get(this.shared, &mut this.waiting, cx)
+    }
+}
+
+impl<T> Drop for Get<'_, T> {
+    fn drop(&mut self) {
+        cancel_get(self.shared, &mut self.waiting);
+    }
+}
+
+impl<T> fmt::Debug for Get<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Get")
+            .field("waiting", &self.waiting.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One poll of a get, shared by [`Get`] and the queue's stream.
+#[inline]
+pub(super) fn poll_get<T>(
+    shared: &Shared<T>,
+    waiting: &mut Option<u64>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<T, QueueClosed>> {
+    let polled = shared.lock().poll_get(waiting, cx.waker());
+    match polled {
+        Poll::Ready(Ok((item, wake))) => {
+            wake.run();
+            Poll::Ready(Ok(item))
+        }
+        Poll::Ready(Err(closed)) => Poll::Ready(Err(closed)),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+/// Withdraws a get that waited, passing on a wake-up it would otherwise swallow.
+pub(super) fn cancel_get<T>(shared: &Shared<T>, waiting: &mut Option<u64>) {
+    if let Some(id) = waiting.take() {
+        let next = shared.lock().cancel_get(id);
+        if let Some(next) = next {
+            next.wake();
+        }
+    }
+}
+
+/// Waits until the queue is closed and drained; see [`Queue::join`](super::Queue::join).
+pub(super) struct Join<'a, T> {
+    shared: &'a Shared<T>,
+    waiting: Option<u64>,
+}
+
+impl<'a, T> Join<'a, T> {
+    pub(super) fn new(shared: &'a Shared<T>) -> Self {
+        Join {
+            shared,
+            waiting: None,
+        }
+    }
+}
+
+impl<T> Future for Join<'_, T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.shared.lock().poll_join(&mut this.waiting, cx.waker())
+    }
+}
+
+impl<T> Drop for Join<'_, T> {
+    fn drop(&mut self) {
+        if let Some(id) = self.waiting.take() {
+            self.shared.lock().cancel_join(id);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Join<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Join")
+            .field("waiting", &self.waiting.is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,52 @@
+//! Helpers shared by the integration tests: bounded waits, temp socket
+//! paths, and the path of a built example.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long any single step of a test may wait before the test fails.
+pub const STEP: Duration = Duration::from_secs(10);
+
+/// Awaits `fut`, failing the test if it takes longer than [`STEP`].
+#[track_caller]
+pub fn within<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    let caller = std::panic::Location::caller();
+    async move {
+        match tokio::time::timeout(STEP, fut).await {
+            Ok(out) => out,
+            Err(_) => panic!("step at {caller} did not finish within {STEP:?}"),
+        }
+    }
+}
+
+/// A fresh temporary directory and a socket path inside it (kept alive by the `TempDir`).
+pub fn socket_path(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("creating a temp dir");
+    let path = dir.path().join(name);
+    (dir, path)
+}
+
+/// The path of example `name`, built by `cargo test` beside the test binaries.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir of the test binary");
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "example {name} not built at {}: run the tests with `cargo test`",
+        path.display()
+    );
+    path
+}
+
+/// The O_NONBLOCK bit of an fd's open file description.
+pub fn is_nonblocking(fd: impl std::os::fd::AsFd) -> bool {
+    rustix::fs::fcntl_getfl(fd)
+        .expect("fcntl F_GETFL")
+        .contains(rustix::fs::OFlags::NONBLOCK)
+}
