@@ -54,7 +54,10 @@ async fn write_to_pipe_without_reader_is_closed_not_sigpipe() -> iochannels::Res
     let (r, w) = pipe();
     drop(r);
     let mut tx = Channel::pipe(None, Some(w))?.framed(Framing::Bytes);
-    assert!(matches!(within(tx.write(b"nobody hears")).await, Err(Error::Closed)));
+    assert!(matches!(
+        within(tx.write(b"nobody hears")).await,
+        Err(Error::Closed)
+    ));
     Ok(())
 }
 
@@ -63,7 +66,10 @@ async fn missing_sides_are_reported() -> iochannels::Result<()> {
     let (r, w) = pipe();
     let mut only_reads = Channel::pipe(Some(r), None)?.framed(Framing::Bytes);
     let mut only_writes = Channel::pipe(None, Some(w))?.framed(Framing::Bytes);
-    assert!(matches!(only_reads.write(b"x").await, Err(Error::NotWritable)));
+    assert!(matches!(
+        only_reads.write(b"x").await,
+        Err(Error::NotWritable)
+    ));
     assert!(matches!(only_writes.read().await, Err(Error::NotReadable)));
     Ok(())
 }
@@ -71,7 +77,9 @@ async fn missing_sides_are_reported() -> iochannels::Result<()> {
 #[tokio::test]
 async fn regular_file_is_read_whole_then_eof() -> iochannels::Result<()> {
     let mut file = tempfile::tempfile()?;
-    let content: Vec<u8> = (0..200_000u32).flat_map(|i| format!("line {i}\n").into_bytes()).collect();
+    let content: Vec<u8> = (0..200_000u32)
+        .flat_map(|i| format!("line {i}\n").into_bytes())
+        .collect();
     file.write_all(&content)?;
     std::io::Seek::rewind(&mut file)?;
     let mut framed = Channel::pipe(Some(file.into()), None)?.framed(Framing::Lines);
@@ -113,8 +121,12 @@ async fn dev_null_reads_eof_and_swallows_writes() -> iochannels::Result<()> {
 #[tokio::test]
 async fn fifo_carries_bytes() -> iochannels::Result<()> {
     let (_dir, path) = support::socket_path("fifo");
-    rustix::fs::mkfifoat(rustix::fs::CWD, &path, rustix::fs::Mode::from_raw_mode(0o600))
-        .map_err(std::io::Error::from)?;
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &path,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .map_err(std::io::Error::from)?;
     // Open both ends without blocking: the read end first, non-blocking.
     let reader = std::fs::OpenOptions::new()
         .read(true)
@@ -126,7 +138,10 @@ async fn fifo_carries_bytes() -> iochannels::Result<()> {
     within(tx.write(b"through the fifo\n")).await?;
     tx.close().await?;
     drop(tx);
-    assert_eq!(within(rx.read()).await?.as_deref(), Some(&b"through the fifo\n"[..]));
+    assert_eq!(
+        within(rx.read()).await?.as_deref(),
+        Some(&b"through the fifo\n"[..])
+    );
     assert_eq!(within(rx.read()).await?, None);
     Ok(())
 }
@@ -140,7 +155,10 @@ async fn socketpair_as_pipe_channel() -> iochannels::Result<()> {
     let mut framed = Channel::pipe(Some(a.into()), Some(a2.into()))?.framed(Framing::Lines);
     let mut b = b;
     b.write_all(b"hello socket\n")?;
-    assert_eq!(within(framed.read()).await?.as_deref(), Some(&b"hello socket\n"[..]));
+    assert_eq!(
+        within(framed.read()).await?.as_deref(),
+        Some(&b"hello socket\n"[..])
+    );
     within(framed.write(b"back\n")).await?;
     let mut buf = [0u8; 5];
     b.read_exact(&mut buf)?;
@@ -186,10 +204,16 @@ async fn shutdown_write_sends_eof_and_keeps_reading() -> iochannels::Result<()> 
     let mut theirs = Channel::pipe(Some(r2), Some(w1))?.framed(Framing::Bytes);
     within(ours.write(b"request")).await?;
     within(ours.shutdown_write()).await?;
-    assert_eq!(within(theirs.read()).await?.as_deref(), Some(&b"request"[..]));
+    assert_eq!(
+        within(theirs.read()).await?.as_deref(),
+        Some(&b"request"[..])
+    );
     assert_eq!(within(theirs.read()).await?, None);
     within(theirs.write(b"answer after EOF")).await?;
-    assert_eq!(within(ours.read()).await?.as_deref(), Some(&b"answer after EOF"[..]));
+    assert_eq!(
+        within(ours.read()).await?.as_deref(),
+        Some(&b"answer after EOF"[..])
+    );
     assert!(matches!(ours.write(b"more").await, Err(Error::Closed)));
     Ok(())
 }
@@ -201,4 +225,23 @@ fn pipe_outside_a_runtime_is_an_error_not_a_panic() {
         Err(Error::Io(e)) => assert!(e.to_string().contains("tokio runtime"), "{e}"),
         other => panic!("expected an error, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn shared_description_is_restored_by_its_last_user_whatever_the_order(
+) -> iochannels::Result<()> {
+    let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    let watcher = a.try_clone()?;
+    let first = Channel::pipe(Some(a.try_clone()?.into()), None)?;
+    let second = Channel::pipe(None, Some(a.into()))?;
+    assert!(is_nonblocking(&watcher));
+    drop(first);
+    // `second` still needs the flag.
+    assert!(is_nonblocking(&watcher));
+    drop(second);
+    assert!(
+        !is_nonblocking(&watcher),
+        "O_NONBLOCK leaked after both dropped"
+    );
+    Ok(())
 }

@@ -22,11 +22,16 @@ async fn tcp_lines_round_trip() -> iochannels::Result<()> {
         }
         Ok::<(), iochannels::Error>(())
     });
-    let mut client = within(Channel::connect_tcp(addr)).await?.framed(Framing::Lines);
+    let mut client = within(Channel::connect_tcp(addr))
+        .await?
+        .framed(Framing::Lines);
     for i in 0..100 {
         let line = format!("line {i}\n");
         within(client.write(&line)).await?;
-        assert_eq!(within(client.read()).await?.as_deref(), Some(line.as_bytes()));
+        assert_eq!(
+            within(client.read()).await?.as_deref(),
+            Some(line.as_bytes())
+        );
     }
     within(client.close()).await?;
     within(server).await.expect("server task")?;
@@ -44,12 +49,17 @@ async fn unix_lines_round_trip() -> iochannels::Result<()> {
         stream.write_all(&buf).await?;
         std::io::Result::Ok(())
     });
-    let mut client = within(Channel::connect_unix(&path)).await?.framed(Framing::Lines);
+    let mut client = within(Channel::connect_unix(&path))
+        .await?
+        .framed(Framing::Lines);
     within(client.write(b"one\ntwo\npartial")).await?;
     within(client.shutdown_write()).await?;
     assert_eq!(within(client.read()).await?.as_deref(), Some(&b"one\n"[..]));
     assert_eq!(within(client.read()).await?.as_deref(), Some(&b"two\n"[..]));
-    assert_eq!(within(client.read()).await?.as_deref(), Some(&b"partial"[..]));
+    assert_eq!(
+        within(client.read()).await?.as_deref(),
+        Some(&b"partial"[..])
+    );
     assert_eq!(within(client.read()).await?, None);
     within(server).await.expect("server task")?;
     Ok(())
@@ -85,7 +95,9 @@ async fn missing_unix_socket_names_the_path() {
 async fn write_after_peer_reset_is_closed() -> iochannels::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let mut client = within(Channel::connect_tcp(addr)).await?.framed(Framing::Bytes);
+    let mut client = within(Channel::connect_tcp(addr))
+        .await?
+        .framed(Framing::Bytes);
     let (server, _) = within(listener.accept()).await?;
     // Linger 0: closing sends RST instead of FIN.
     server.set_zero_linger()?;
@@ -108,7 +120,9 @@ async fn write_after_peer_reset_is_closed() -> iochannels::Result<()> {
 async fn reset_while_reading_is_an_io_error_naming_the_endpoint() -> iochannels::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let mut client = within(Channel::connect_tcp(addr)).await?.framed(Framing::Lines);
+    let mut client = within(Channel::connect_tcp(addr))
+        .await?
+        .framed(Framing::Lines);
     let (mut server, _) = within(listener.accept()).await?;
     server.write_all(b"complete\nincompl").await?;
     // Unread data in the server's receive queue plus linger 0: RST.
@@ -116,7 +130,10 @@ async fn reset_while_reading_is_an_io_error_naming_the_endpoint() -> iochannels:
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     server.set_zero_linger()?;
     drop(server);
-    assert_eq!(within(client.read()).await?.as_deref(), Some(&b"complete\n"[..]));
+    assert_eq!(
+        within(client.read()).await?.as_deref(),
+        Some(&b"complete\n"[..])
+    );
     match within(client.read()).await {
         Err(Error::Io(e)) => {
             assert_eq!(e.kind(), ErrorKind::ConnectionReset);

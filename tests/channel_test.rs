@@ -55,9 +55,11 @@ async fn writer_waits_when_peer_does_not_get() -> iochannels::Result<()> {
     let write = channel.write_all(&big);
     tokio::pin!(write);
     // The duplex holds 64 KiB: the write cannot finish until the peer reads.
-    assert!(tokio::time::timeout(std::time::Duration::from_millis(50), &mut write)
-        .await
-        .is_err());
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(50), &mut write)
+            .await
+            .is_err()
+    );
     let mut got = peer.get().len();
     while got < big.len() {
         tokio::select! {
@@ -75,7 +77,10 @@ async fn write_after_peer_dropped_is_closed() -> iochannels::Result<()> {
     let (channel, peer) = Channel::test();
     drop(peer);
     let mut framed = channel.framed(Framing::Lines);
-    assert!(matches!(within(framed.write(b"anyone?\n")).await, Err(Error::Closed)));
+    assert!(matches!(
+        within(framed.write(b"anyone?\n")).await,
+        Err(Error::Closed)
+    ));
     Ok(())
 }
 

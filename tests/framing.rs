@@ -127,7 +127,10 @@ fn encoded(codec: &mut FrameCodec, item: &[u8]) -> Result<BytesMut, Error> {
 fn bytes_frame_is_everything_buffered() {
     let mut codec = FrameCodec::new(Framing::Bytes);
     let mut buf = BytesMut::from(&b"any\nthing"[..]);
-    assert_eq!(decode(&mut codec, &mut buf).as_deref(), Some(&b"any\nthing"[..]));
+    assert_eq!(
+        decode(&mut codec, &mut buf).as_deref(),
+        Some(&b"any\nthing"[..])
+    );
     assert_eq!(decode(&mut codec, &mut buf), None);
     assert_eq!(codec.decode_eof(&mut buf).unwrap(), None);
 }
@@ -136,9 +139,14 @@ fn bytes_frame_is_everything_buffered() {
 fn bytes_ignore_the_frame_limit() {
     let mut codec = codec(Framing::Bytes, 2);
     let mut buf = BytesMut::from(&b"longer than two"[..]);
-    assert_eq!(decode(&mut codec, &mut buf).as_deref(), Some(&b"longer than two"[..]));
+    assert_eq!(
+        decode(&mut codec, &mut buf).as_deref(),
+        Some(&b"longer than two"[..])
+    );
     let mut dst = BytesMut::new();
-    codec.encode(Bytes::from_static(b"also longer"), &mut dst).unwrap();
+    codec
+        .encode(Bytes::from_static(b"also longer"), &mut dst)
+        .unwrap();
     assert_eq!(&dst[..], b"also longer");
 }
 
@@ -178,7 +186,10 @@ fn lines_come_out_as_soon_as_the_newline_is_buffered() {
     let mut buf = BytesMut::from(&b"par"[..]);
     assert_eq!(decode(&mut codec, &mut buf), None);
     buf.extend_from_slice(b"t\nnext");
-    assert_eq!(decode(&mut codec, &mut buf).as_deref(), Some(&b"part\n"[..]));
+    assert_eq!(
+        decode(&mut codec, &mut buf).as_deref(),
+        Some(&b"part\n"[..])
+    );
     assert_eq!(&buf[..], b"next");
 }
 
@@ -267,7 +278,10 @@ fn delimited_waits_while_a_longer_delimiter_could_still_match() {
     buf.extend_from_slice(b"\r");
     assert_eq!(decode(&mut codec, &mut buf), None);
     // At the end of the stream nothing more can come: the "\r" is final.
-    assert_eq!(codec.decode_eof(&mut buf).unwrap().as_deref(), Some(&b"x\r"[..]));
+    assert_eq!(
+        codec.decode_eof(&mut buf).unwrap().as_deref(),
+        Some(&b"x\r"[..])
+    );
     assert_eq!(codec.decode_eof(&mut buf).unwrap(), None);
 }
 
@@ -305,7 +319,11 @@ fn delimited_empty_list_is_invalid_input() {
     let mut buf = BytesMut::from(&b"abc"[..]);
     let message = "Delimited framing needs at least one delimiter";
     assert_io(codec.decode(&mut buf), io::ErrorKind::InvalidInput, message);
-    assert_io(codec.decode_eof(&mut buf), io::ErrorKind::InvalidInput, message);
+    assert_io(
+        codec.decode_eof(&mut buf),
+        io::ErrorKind::InvalidInput,
+        message,
+    );
     assert_eq!(&buf[..], b"abc", "nothing consumed");
     match encoded(&mut codec, b"x") {
         Err(Error::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::InvalidInput),
@@ -342,7 +360,11 @@ fn exact_zero_is_invalid_input_not_a_hang() {
     let mut buf = BytesMut::from(&b"abc"[..]);
     let message = "Exact(0) framing: a frame must be at least one byte";
     assert_io(codec.decode(&mut buf), io::ErrorKind::InvalidInput, message);
-    assert_io(codec.decode_eof(&mut buf), io::ErrorKind::InvalidInput, message);
+    assert_io(
+        codec.decode_eof(&mut buf),
+        io::ErrorKind::InvalidInput,
+        message,
+    );
     assert_eq!(&buf[..], b"abc");
 }
 
@@ -361,14 +383,22 @@ fn prefixed(payloads: &[&[u8]]) -> Vec<u8> {
 fn length_prefixed_frame_is_the_payload() {
     let input = prefixed(&[b"hello", b"\n", b"w\0rld"]);
     let expected = [f(b"hello"), f(b"\n"), f(b"w\0rld")];
-    assert_frames(|| FrameCodec::new(Framing::LengthPrefixed), &input, &expected);
+    assert_frames(
+        || FrameCodec::new(Framing::LengthPrefixed),
+        &input,
+        &expected,
+    );
 }
 
 #[test]
 fn length_prefixed_zero_length_is_an_empty_frame() {
     let input = prefixed(&[b"", b"x", b""]);
     let expected = [f(b""), f(b"x"), f(b"")];
-    assert_frames(|| FrameCodec::new(Framing::LengthPrefixed), &input, &expected);
+    assert_frames(
+        || FrameCodec::new(Framing::LengthPrefixed),
+        &input,
+        &expected,
+    );
 }
 
 #[test]
@@ -376,13 +406,24 @@ fn length_prefixed_truncated_header_at_eof_is_unexpected_eof_then_none() {
     let mut input = prefixed(&[b"ok"]);
     input.extend_from_slice(&[0, 0, 1]);
     let message = "end of stream inside a length prefix: 1 of its 4 bytes missing";
-    let expected = [f(b"ok"), Out::Io(io::ErrorKind::UnexpectedEof, message.into())];
-    assert_frames(|| FrameCodec::new(Framing::LengthPrefixed), &input, &expected);
+    let expected = [
+        f(b"ok"),
+        Out::Io(io::ErrorKind::UnexpectedEof, message.into()),
+    ];
+    assert_frames(
+        || FrameCodec::new(Framing::LengthPrefixed),
+        &input,
+        &expected,
+    );
 
     let mut codec = FrameCodec::new(Framing::LengthPrefixed);
     let mut buf = BytesMut::from(&[0u8, 0][..]);
     let message = "end of stream inside a length prefix: 2 of its 4 bytes missing";
-    assert_io(codec.decode_eof(&mut buf), io::ErrorKind::UnexpectedEof, message);
+    assert_io(
+        codec.decode_eof(&mut buf),
+        io::ErrorKind::UnexpectedEof,
+        message,
+    );
     assert!(buf.is_empty());
     assert_eq!(codec.decode_eof(&mut buf).unwrap(), None);
 }
@@ -393,7 +434,11 @@ fn length_prefixed_truncated_payload_at_eof_is_unexpected_eof_then_none() {
     let mut buf = BytesMut::from(&b"\0\0\0\x0aabcd"[..]);
     assert_eq!(decode(&mut codec, &mut buf), None);
     let message = "end of stream inside a length-prefixed frame: 6 of its 10 payload bytes missing";
-    assert_io(codec.decode_eof(&mut buf), io::ErrorKind::UnexpectedEof, message);
+    assert_io(
+        codec.decode_eof(&mut buf),
+        io::ErrorKind::UnexpectedEof,
+        message,
+    );
     assert!(buf.is_empty());
     assert_eq!(codec.decode_eof(&mut buf).unwrap(), None);
 }
@@ -431,7 +476,11 @@ fn eof_delivers_complete_frames_before_the_partial_one_then_none() {
         (Framing::Lines, b"a\nb\nc", &[b"a\n", b"b\n", b"c"]),
         (delimited(&[b";;"]), b"a;;b;", &[b"a;;", b"b;"]),
         (Framing::Exact(2), b"abcde", &[b"ab", b"cd", b"e"]),
-        (Framing::LengthPrefixed, b"\0\0\0\x01a\0\0\0\0", &[b"a", b""]),
+        (
+            Framing::LengthPrefixed,
+            b"\0\0\0\x01a\0\0\0\0",
+            &[b"a", b""],
+        ),
     ];
     for (framing, input, frames) in cases {
         let mut codec = FrameCodec::new(framing.clone());
@@ -462,7 +511,11 @@ fn frame_limit_counts_the_delimiter() {
     assert_frames(|| codec(Framing::Lines, 3), b"abc\n", &[Out::TooLong(3)]);
     assert_frames(|| codec(Framing::Lines, 4), b"abc\n", &[f(b"abc\n")]);
     let make = || codec(delimited(&[b"\r\n"]), 4);
-    assert_frames(make, b"ab\r\nabc\r\nx", &[f(b"ab\r\n"), Out::TooLong(4), f(b"x")]);
+    assert_frames(
+        make,
+        b"ab\r\nabc\r\nx",
+        &[f(b"ab\r\n"), Out::TooLong(4), f(b"x")],
+    );
 }
 
 #[test]
@@ -520,12 +573,7 @@ fn assert_streamed_overlong_frame_is_skipped(
 fn overlong_frames_stream_through_with_a_bounded_buffer() {
     let long = vec![b'x'; 6400];
     let line = [&long[..], b"\n"].concat();
-    assert_streamed_overlong_frame_is_skipped(
-        Framing::Lines,
-        &line,
-        b"next\n",
-        &[f(b"next\n")],
-    );
+    assert_streamed_overlong_frame_is_skipped(Framing::Lines, &line, b"next\n", &[f(b"next\n")]);
     let record = [&long[..], b"<<END>>"].concat();
     assert_streamed_overlong_frame_is_skipped(
         delimited(&[b"<<END>>", b"<<!"]),
@@ -556,7 +604,10 @@ fn overlong_delimited_skip_ends_at_a_delimiter_split_across_reads() {
     assert_too_long(codec.decode(&mut buf), 4);
     assert_eq!(&buf[..], b"\r", "only a possible delimiter start is kept");
     buf.extend_from_slice(b"\nok\r\n");
-    assert_eq!(decode(&mut codec, &mut buf).as_deref(), Some(&b"ok\r\n"[..]));
+    assert_eq!(
+        decode(&mut codec, &mut buf).as_deref(),
+        Some(&b"ok\r\n"[..])
+    );
 }
 
 #[test]
@@ -602,7 +653,10 @@ fn overlong_frame_cut_by_eof_is_dropped_silently() {
 fn set_max_frame_len_applies_to_the_next_frame() {
     let mut codec = FrameCodec::new(Framing::Lines);
     let mut buf = BytesMut::from(&b"abcdef\nabcdef\n"[..]);
-    assert_eq!(decode(&mut codec, &mut buf).as_deref(), Some(&b"abcdef\n"[..]));
+    assert_eq!(
+        decode(&mut codec, &mut buf).as_deref(),
+        Some(&b"abcdef\n"[..])
+    );
     codec.set_max_frame_len(3);
     assert_eq!(codec.max_frame_len(), 3);
     assert_too_long(codec.decode(&mut buf), 3);
@@ -748,9 +802,15 @@ fn set_framing_mid_buffer_header_line_then_exact_body_loses_nothing() {
     assert_eq!(decode(&mut codec, &mut buf).as_deref(), Some(&b"hello"[..]));
     codec.set_framing(Framing::Lines);
     assert_eq!(decode(&mut codec, &mut buf).as_deref(), Some(&b"\n"[..]));
-    assert_eq!(decode(&mut codec, &mut buf).as_deref(), Some(&b"LEN 1\n"[..]));
+    assert_eq!(
+        decode(&mut codec, &mut buf).as_deref(),
+        Some(&b"LEN 1\n"[..])
+    );
     codec.set_framing(Framing::Exact(1));
-    assert_eq!(codec.decode_eof(&mut buf).unwrap().as_deref(), Some(&b"z"[..]));
+    assert_eq!(
+        codec.decode_eof(&mut buf).unwrap().as_deref(),
+        Some(&b"z"[..])
+    );
 }
 
 #[test]

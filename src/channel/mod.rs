@@ -5,6 +5,7 @@
 //! stdin/stdout), `test.rs` (in-memory). TCP and Unix streams are tokio's own
 //! types, used as they are. This file only dispatches; it holds no I/O logic.
 
+mod nonblock;
 mod pipe;
 mod process;
 mod test;
@@ -182,14 +183,18 @@ impl Channel {
             match TcpStream::connect(addr).await {
                 Ok(stream) => {
                     // Frames are written whole: let them go out at once.
-                    stream.set_nodelay(true).map_err(|e| io_at(format!("socket to {addr}"), e))?;
+                    stream
+                        .set_nodelay(true)
+                        .map_err(|e| io_at(format!("socket to {addr}"), e))?;
                     return Ok(Channel::Tcp(stream));
                 }
                 Err(e) => last = Some(io_at(format!("connecting to {addr}"), e)),
             }
         }
         Err(last
-            .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "the address resolved to nothing"))
+            .unwrap_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, "the address resolved to nothing")
+            })
             .into())
     }
 
@@ -331,9 +336,17 @@ impl Channel {
                 (Ok(l), Err(_)) => format!("tcp {l}"),
                 _ => "tcp socket".to_owned(),
             },
-            Channel::Unix(s) => match s.peer_addr().ok().and_then(|a| a.as_pathname().map(Path::to_owned)) {
+            Channel::Unix(s) => match s
+                .peer_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(Path::to_owned))
+            {
                 Some(p) => format!("unix socket {}", p.display()),
-                None => match s.local_addr().ok().and_then(|a| a.as_pathname().map(Path::to_owned)) {
+                None => match s
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_pathname().map(Path::to_owned))
+                {
                     Some(p) => format!("unix socket {}", p.display()),
                     None => "unix socket".to_owned(),
                 },

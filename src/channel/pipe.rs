@@ -29,6 +29,7 @@ use rustix::io::Errno;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::unix::pipe;
 
+use super::nonblock::NonBlocking;
 use crate::error::{io_at, MissingSide};
 
 /// A channel over a pair of file descriptors: `faucet` to read from, `sink`
@@ -96,11 +97,17 @@ impl PipeChannel {
     /// ```
     pub fn new(faucet: Option<OwnedFd>, sink: Option<OwnedFd>) -> crate::Result<PipeChannel> {
         if tokio::runtime::Handle::try_current().is_err() {
-            return Err(io::Error::other("a PipeChannel must be made inside a tokio runtime").into());
+            return Err(
+                io::Error::other("a PipeChannel must be made inside a tokio runtime").into(),
+            );
         }
         Ok(PipeChannel {
-            faucet: faucet.map(|fd| FdEnd::new(fd, Direction::Read)).transpose()?,
-            sink: sink.map(|fd| FdEnd::new(fd, Direction::Write)).transpose()?,
+            faucet: faucet
+                .map(|fd| FdEnd::new(fd, Direction::Read))
+                .transpose()?,
+            sink: sink
+                .map(|fd| FdEnd::new(fd, Direction::Write))
+                .transpose()?,
             sink_shut: false,
         })
     }
@@ -191,8 +198,8 @@ enum Direction {
 /// One fd of a [`PipeChannel`], with the backend its type calls for.
 struct FdEnd {
     backend: Backend,
-    /// Flags to put back on drop, when we set O_NONBLOCK on a shared description.
-    restore: Option<OFlags>,
+    /// Held when we set O_NONBLOCK on a shared description: undone on drop.
+    restore: Option<NonBlocking>,
 }
 
 enum Backend {
@@ -221,26 +228,31 @@ impl FdEnd {
         // with its flags saved. Either way `fd` itself stays untouched until
         // registration has worked, so it can still fall back to `Direct`.
         let reopenable = matches!(file_type, FileType::Fifo | FileType::CharacterDevice);
-        let (candidate, restore) = match reopenable.then(|| reopen_nonblocking(&fd, dir)).flatten() {
+        let (candidate, restore) = match reopenable.then(|| reopen_nonblocking(&fd, dir)).flatten()
+        {
             Some(private) => (private, None),
             None => {
-                let flags = rustix::fs::fcntl_getfl(&fd)
-                    .map_err(|e| io_at(format!("fcntl fd {raw}"), e.into()))?;
-                let copy = fd.try_clone().map_err(|e| io_at(format!("dup fd {raw}"), e))?;
-                set_flags(copy.as_fd(), flags | OFlags::NONBLOCK)?;
-                (copy, Some(flags))
+                let copy = fd
+                    .try_clone()
+                    .map_err(|e| io_at(format!("dup fd {raw}"), e))?;
+                let nonblocking = NonBlocking::set(copy.as_fd())?;
+                (copy, Some(nonblocking))
             }
         };
         let registered = match dir {
-            Direction::Read => pipe::Receiver::from_owned_fd_unchecked(candidate).map(Backend::Reader),
-            Direction::Write => pipe::Sender::from_owned_fd_unchecked(candidate).map(Backend::Writer),
+            Direction::Read => {
+                pipe::Receiver::from_owned_fd_unchecked(candidate).map(Backend::Reader)
+            }
+            Direction::Write => {
+                pipe::Sender::from_owned_fd_unchecked(candidate).map(Backend::Writer)
+            }
         };
         match registered {
             Ok(backend) => Ok(FdEnd { backend, restore }),
             Err(err) => {
-                if let Some(flags) = restore {
+                if let Some(nonblocking) = restore {
                     // `fd` shares the duplicate's description: this undoes O_NONBLOCK.
-                    set_flags(fd.as_fd(), flags)?;
+                    nonblocking.restore(fd.as_fd())?;
                 }
                 if err.raw_os_error() == Some(Errno::PERM.raw_os_error()) {
                     // epoll refuses it (e.g. /dev/null): it never blocks either.
@@ -290,9 +302,9 @@ impl FdEnd {
 
 impl Drop for FdEnd {
     fn drop(&mut self) {
-        if let Some(flags) = self.restore {
+        if let Some(nonblocking) = self.restore.take() {
             // Best effort: the fd is going away; a failure here has no one to report to.
-            let _ = set_flags(self.fd(), flags);
+            let _ = nonblocking.restore(self.fd());
         }
     }
 }
@@ -329,13 +341,11 @@ fn reopen_nonblocking(fd: &OwnedFd, dir: Direction) -> Option<OwnedFd> {
     )
     .ok()?;
     // Only keep it if it is the same object (a tty path could name another device).
-    let (a, b) = (rustix::fs::fstat(fd).ok()?, rustix::fs::fstat(&private).ok()?);
+    let (a, b) = (
+        rustix::fs::fstat(fd).ok()?,
+        rustix::fs::fstat(&private).ok()?,
+    );
     (a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_rdev == b.st_rdev).then_some(private)
-}
-
-fn set_flags(fd: BorrowedFd<'_>, flags: OFlags) -> io::Result<()> {
-    rustix::fs::fcntl_setfl(fd, flags)
-        .map_err(|e| io_at(format!("fcntl fd {}", fd.as_raw_fd()), e.into()))
 }
 
 fn retry_eintr<T>(mut op: impl FnMut() -> rustix::io::Result<T>) -> io::Result<T> {

@@ -103,7 +103,9 @@ impl FramedChannel {
         if self.closed {
             return Poll::Ready(Err(Error::Closed));
         }
-        let polled = self.reader.poll_frame(cx, &mut self.channel, &mut self.codec);
+        let polled = self
+            .reader
+            .poll_frame(cx, &mut self.channel, &mut self.codec);
         polled.map_err(|e| self.name_endpoint(e))
     }
 
@@ -220,7 +222,8 @@ impl FramedChannel {
         self.check_writable()?;
         let mut written = 0;
         std::future::poll_fn(|cx| {
-            ready!(self.writer.poll_flush(cx, &mut self.channel)).map_err(|e| self.name_endpoint(e))?;
+            ready!(self.writer.poll_flush(cx, &mut self.channel))
+                .map_err(|e| self.name_endpoint(e))?;
             let all = Writer::poll_write_all(cx, &mut self.channel, data, &mut written);
             ready!(all).map_err(|e| self.name_endpoint(Error::from_io_write(e)))?;
             let flushed = ready!(Pin::new(&mut self.channel).poll_flush(cx));
@@ -441,6 +444,22 @@ impl FramedChannel {
         &self.reader.buf
     }
 
+    /// Bytes of memory the read buffer holds now (its capacity): 0 while
+    /// the channel is idle, small after a large frame has been taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// let (channel, _peer) = Channel::test();
+    /// let framed = channel.framed(Framing::Lines);
+    /// assert_eq!(framed.read_buffer_capacity(), 0);
+    /// ```
+    pub fn read_buffer_capacity(&self) -> usize {
+        self.reader.buf.capacity()
+    }
+
     /// Frames queued through the [`Sink`] and not yet written.
     pub fn write_buffer_len(&self) -> usize {
         self.writer.buf.len()
@@ -576,4 +595,3 @@ impl Sink<Bytes> for FramedChannel {
         self.get_mut().poll_close_channel(cx)
     }
 }
-

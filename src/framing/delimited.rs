@@ -150,7 +150,9 @@ impl DelimitedScanner {
     /// shrank it behind our back).
     fn is_stale(&self, len: usize) -> bool {
         self.delims.iter().any(|d| {
-            d.from > len || d.next.is_some_and(|p| p.saturating_add(d.bytes.len()) > len)
+            d.from > len
+                || d.next
+                    .is_some_and(|p| p.saturating_add(d.bytes.len()) > len)
         })
     }
 
