@@ -55,6 +55,13 @@ pub enum Error {
         /// The length of the frame that was given.
         actual: usize,
     },
+    /// A write was refused because the channel's queue of unsent bytes would
+    /// pass its limit (a peer that does not read): memory stays bounded.
+    #[error("write queue full: {limit} bytes already waiting for a peer that is not reading")]
+    QueueFull {
+        /// The write queue limit in force, in bytes.
+        limit: usize,
+    },
     /// The channel has no read side (for example a pipe built with only a sink).
     #[error("channel has no read side")]
     NotReadable,

@@ -471,7 +471,8 @@ fn length_prefixed_reserves_room_for_a_payload_within_the_limit() {
 
 #[test]
 fn eof_delivers_complete_frames_before_the_partial_one_then_none() {
-    let cases: [(Framing, &[u8], &[&[u8]]); 5] = [
+    type Case = (Framing, &'static [u8], &'static [&'static [u8]]);
+    let cases: [Case; 5] = [
         (Framing::Bytes, b"ab", &[b"ab"]),
         (Framing::Lines, b"a\nb\nc", &[b"a\n", b"b\n", b"c"]),
         (delimited(&[b";;"]), b"a;;b;", &[b"a;;", b"b;"]),

@@ -261,10 +261,10 @@ impl FramedChannel {
     /// # }
     /// ```
     pub async fn flush(&mut self) -> Result<()> {
-        std::future::poll_fn(|cx| self.poll_flush_writes(cx)).await
+        std::future::poll_fn(|cx| self.poll_flush_sink(cx)).await
     }
 
-    fn poll_flush_writes(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+    pub(crate) fn poll_flush_sink(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         let flushed = ready!(self.writer.poll_flush(cx, &mut self.channel));
         Poll::Ready(flushed.map_err(|e| self.name_endpoint(e)))
     }
@@ -305,7 +305,7 @@ impl FramedChannel {
         if self.writer.state == WriteState::Shut {
             return Poll::Ready(Ok(()));
         }
-        ready!(self.poll_flush_writes(cx))?;
+        ready!(self.poll_flush_sink(cx))?;
         let shut = ready!(Pin::new(&mut self.channel).poll_shutdown(cx));
         self.writer.state = WriteState::Shut;
         Poll::Ready(shut.map_err(|e| self.name_endpoint(Error::from_io_write(e))))
@@ -343,10 +343,10 @@ impl FramedChannel {
     /// # }
     /// ```
     pub async fn close(&mut self) -> Result<()> {
-        std::future::poll_fn(|cx| self.poll_close_channel(cx)).await
+        std::future::poll_fn(|cx| self.poll_shutdown_for_close(cx)).await
     }
 
-    fn poll_close_channel(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+    pub(crate) fn poll_shutdown_for_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         if self.closed {
             return Poll::Ready(Ok(()));
         }
@@ -526,6 +526,12 @@ impl FramedChannel {
         (self.channel, self.reader.buf)
     }
 
+    /// Appends bytes to be written verbatim before anything sent later (a
+    /// poller hands its queue back this way on `unregister`).
+    pub(crate) fn queue_unsent(&mut self, data: &[u8]) {
+        self.writer.buf.extend_from_slice(data);
+    }
+
     fn check_writable(&self) -> Result<()> {
         if self.closed {
             return Err(Error::Closed);
@@ -534,7 +540,7 @@ impl FramedChannel {
     }
 
     /// Adds the endpoint's description to I/O errors.
-    fn name_endpoint(&self, e: Error) -> Error {
+    pub(crate) fn name_endpoint(&self, e: Error) -> Error {
         match e {
             Error::Io(io) => Error::Io(crate::error::io_at(&*self.endpoint, io)),
             other => other,
@@ -574,7 +580,7 @@ impl Sink<Bytes> for FramedChannel {
         let this = self.get_mut();
         this.check_writable()?;
         if this.writer.buf.len() >= SINK_HIGH_WATER {
-            ready!(this.poll_flush_writes(cx))?;
+            ready!(this.poll_flush_sink(cx))?;
         }
         Poll::Ready(Ok(()))
     }
@@ -587,11 +593,11 @@ impl Sink<Bytes> for FramedChannel {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        self.get_mut().poll_flush_writes(cx)
+        self.get_mut().poll_flush_sink(cx)
     }
 
     /// The same as [`FramedChannel::close`].
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        self.get_mut().poll_close_channel(cx)
+        self.get_mut().poll_shutdown_for_close(cx)
     }
 }

@@ -46,6 +46,8 @@ pub(crate) enum Scan {
         min_len: usize,
         known: bool,
     },
+    /// The framing cannot frame anything, for this reason.
+    Invalid(&'static str),
 }
 
 impl Kind {
@@ -75,8 +77,8 @@ impl Kind {
     ///
     /// `buf` must not be empty.
     #[inline]
-    pub(crate) fn scan(&mut self, buf: &[u8], eof: bool) -> Result<Scan> {
-        Ok(match self {
+    pub(crate) fn scan(&mut self, buf: &[u8], eof: bool) -> Scan {
+        match self {
             Kind::Bytes => Scan::Frame {
                 header: 0,
                 len: buf.len(),
@@ -85,8 +87,8 @@ impl Kind {
             Kind::Delimited(scanner) => scanner.scan(buf, eof),
             Kind::Exact(n) => exact::scan(*n, buf),
             Kind::LengthPrefixed => length_prefixed::scan(buf),
-            Kind::Invalid(why) => return Err(invalid_input(why)),
-        })
+            Kind::Invalid(why) => Scan::Invalid(why),
+        }
     }
 
     /// Keeps the scan state right after `n` bytes left the buffer's front.

@@ -7,7 +7,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::kind::{too_long, Scan};
+use super::kind::{invalid_input, too_long, Scan};
 use super::FrameCodec;
 use crate::Result;
 
@@ -38,6 +38,7 @@ impl FrameCodec {
     /// At EOF a skip that has not reached the frame's end drops the rest
     /// silently, and a partial frame empties the buffer, so the caller's
     /// loop ends with `Ok(None)` and an empty buffer.
+    #[inline]
     pub(super) fn decode_frame(&mut self, buf: &mut BytesMut, eof: bool) -> Result<Option<Bytes>> {
         loop {
             if let Some(discard) = self.discard {
@@ -50,7 +51,7 @@ impl FrameCodec {
                 return Ok(None);
             }
             let limit = self.max_frame_len;
-            match self.kind.scan(buf, eof)? {
+            match self.kind.scan(buf, eof) {
                 Scan::Frame { header, len } => {
                     if len > limit && self.kind.is_limited() {
                         self.drop_front(buf, header.saturating_add(len));
@@ -93,6 +94,7 @@ impl FrameCodec {
                     }
                     return Ok(None);
                 }
+                Scan::Invalid(why) => return Err(invalid_input(why)),
             }
         }
     }
@@ -112,7 +114,7 @@ impl FrameCodec {
                 }
             }
             Discard::ToDelimiter if buf.is_empty() => false,
-            Discard::ToDelimiter => match self.kind.scan(buf, eof)? {
+            Discard::ToDelimiter => match self.kind.scan(buf, eof) {
                 Scan::Frame { header, len } => {
                     self.drop_front(buf, header.saturating_add(len));
                     true
@@ -122,6 +124,8 @@ impl FrameCodec {
                     self.drop_front(buf, n);
                     false
                 }
+                // Unreachable: an invalid framing never starts a skip.
+                Scan::Invalid(why) => return Err(invalid_input(why)),
             },
         };
         if done {

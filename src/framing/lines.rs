@@ -48,6 +48,24 @@ impl LineScanner {
         }
     }
 
+    /// The length of the line at the start of `buf`, if it is all here.
+    #[inline]
+    pub(crate) fn find(&mut self, buf: &[u8]) -> Option<usize> {
+        let from = if self.searched <= buf.len() {
+            self.searched
+        } else {
+            0
+        };
+        let rest = buf.get(from..).unwrap_or_default();
+        match memchr::memchr(b'\n', rest) {
+            Some(i) => Some(from + i + 1),
+            None => {
+                self.searched = buf.len();
+                None
+            }
+        }
+    }
+
     /// `n` bytes left the buffer's front.
     #[inline]
     pub(crate) fn consumed(&mut self, n: usize) {

@@ -4,7 +4,7 @@
 //! [`DEFAULT_MAX_FRAME_LEN`] constant and [`FrameCodec`] with its
 //! `Decoder`/`Encoder` impls. The machinery lives beside it:
 //!
-//! - `kind.rs`: [`Kind`](kind::Kind), a framing compiled for scanning, and the
+//! - `kind.rs`: `Kind`, a framing compiled for scanning, and the
 //!   dispatch from the codec to the kinds;
 //! - `limit.rs`: the decode loop shared by every kind: the frame limit, the
 //!   skipping of an over-long frame and the end of stream;
@@ -328,6 +328,16 @@ impl Decoder for FrameCodec {
     /// is invalid.
     #[inline]
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>> {
+        if self.discard.is_none() {
+            if let Kind::Lines(scanner) = &mut self.kind {
+                if let Some(len) = scanner.find(buf) {
+                    if len <= self.max_frame_len {
+                        scanner.reset();
+                        return Ok(Some(buf.split_to(len).freeze()));
+                    }
+                }
+            }
+        }
         self.decode_frame(buf, false)
     }
 
@@ -349,7 +359,7 @@ impl Decoder for FrameCodec {
 impl Encoder<Bytes> for FrameCodec {
     type Error = Error;
 
-    /// Appends `item` to `dst` as one frame (see [`Encoder<&[u8]>`]).
+    /// Appends `item` to `dst` as one frame, as the `&[u8]` impl does.
     #[inline]
     fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> Result<()> {
         self.kind.encode(&item, self.max_frame_len, dst)
@@ -371,9 +381,9 @@ impl Encoder<&[u8]> for FrameCodec {
     ///
     /// [`Error::FrameTooLong`] if the frame (for `LengthPrefixed` the payload)
     /// would be longer than the limit, or than `u32::MAX` for
-    /// `LengthPrefixed` (then `limit` is the smaller of the two); for
-    /// `Exact(n)` an item of another length is refused; an invalid framing is
-    /// an [`Error::Io`] of kind `InvalidInput`.
+    /// `LengthPrefixed` (then `limit` is the smaller of the two);
+    /// [`Error::FrameLength`] for an `Exact(n)` item of another length; an
+    /// invalid framing is an [`Error::Io`] of kind `InvalidInput`.
     #[inline]
     fn encode(&mut self, item: &[u8], dst: &mut BytesMut) -> Result<()> {
         self.kind.encode(item, self.max_frame_len, dst)

@@ -72,15 +72,23 @@ impl<T> Future for Put<'_, T> {
 }
 
 impl<T> Drop for Put<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(id) = self.parked {
-            // Either the item is still parked and comes back here, to be
-            // dropped with the future after the lock is released, or it was
-            // already moved into the queue: never both, never neither.
-            let item = self.shared.lock().cancel_put(id);
-            drop(item);
+            cancel_put(self.shared, id);
         }
     }
+}
+
+/// Withdraws a parked put.
+///
+/// Either the item is still parked and comes back here, to be dropped after
+/// the lock is released (an item's drop is foreign code), or it was already
+/// moved into the queue: never both, never neither.
+#[cold]
+pub(super) fn cancel_put<T>(shared: &Shared<T>, id: u64) {
+    let item = shared.lock().cancel_put(id);
+    drop(item);
 }
 
 impl<T> fmt::Debug for Put<'_, T> {
@@ -118,8 +126,11 @@ impl<T> Future for Get<'_, T> {
 }
 
 impl<T> Drop for Get<'_, T> {
+    #[inline]
     fn drop(&mut self) {
-        cancel_get(self.shared, &mut self.waiting);
+        if let Some(id) = self.waiting {
+            cancel_get(self.shared, id);
+        }
     }
 }
 
@@ -150,12 +161,11 @@ pub(super) fn poll_get<T>(
 }
 
 /// Withdraws a get that waited, passing on a wake-up it would otherwise swallow.
-pub(super) fn cancel_get<T>(shared: &Shared<T>, waiting: &mut Option<u64>) {
-    if let Some(id) = waiting.take() {
-        let next = shared.lock().cancel_get(id);
-        if let Some(next) = next {
-            next.wake();
-        }
+#[cold]
+pub(super) fn cancel_get<T>(shared: &Shared<T>, id: u64) {
+    let next = shared.lock().cancel_get(id);
+    if let Some(next) = next {
+        next.wake();
     }
 }
 

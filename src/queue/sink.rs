@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use futures::sink::Sink;
 
 use super::errors::{Closed, TryPutError};
+use super::futures::cancel_put;
 use super::Queue;
 
 /// Puts every item sent into the queue, in order, waiting for room.
@@ -89,9 +90,7 @@ impl<T> Sink<T> for QueueSink<T> {
 impl<T> Drop for QueueSink<T> {
     fn drop(&mut self) {
         for id in self.parked.drain(..) {
-            // Dropped after the lock is released: an item's drop is foreign code.
-            let item = self.queue.shared.lock().cancel_put(id);
-            drop(item);
+            cancel_put(&self.queue.shared, id);
         }
     }
 }

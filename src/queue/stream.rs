@@ -60,7 +60,9 @@ impl<T> FusedStream for QueueStream<T> {
 
 impl<T> Drop for QueueStream<T> {
     fn drop(&mut self) {
-        cancel_get(&self.queue.shared, &mut self.waiting);
+        if let Some(id) = self.waiting {
+            cancel_get(&self.queue.shared, id);
+        }
     }
 }
 

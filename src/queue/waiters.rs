@@ -20,6 +20,11 @@ impl Waiters {
         self.list.len()
     }
 
+    #[inline]
+    pub(super) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
     fn find(&self, id: u64) -> Result<usize, usize> {
         self.list.binary_search_by_key(&id, |(i, _)| *i)
     }
@@ -52,6 +57,7 @@ impl Waiters {
     }
 
     /// Unregisters the oldest waiter and returns its waker.
+    #[inline]
     pub(super) fn pop_front(&mut self) -> Option<Waker> {
         self.list.pop_front().map(|(_, waker)| waker)
     }

@@ -1,0 +1,411 @@
+//! The poller's registry of channels, and what one turn of one channel does.
+//!
+//! A slot's life (`State`):
+//!
+//! | state         | reads | writes sent | `write(id)` | leaves when |
+//! |---------------|-------|-------------|-------------|-------------|
+//! | `Open`        | yes (unless paused by flow control) | yes | accepted | EOF → `EofReported`; error → `Reported`; `close` → `Draining` |
+//! | `EofReported` | no    | yes         | accepted (the peer may still read) | its `Closed` is yielded → `Lingering` or freed |
+//! | `Draining`    | no    | yes, then shutdown | refused | flushed and shut (or deadline) → `Closed` queued → `Reported` |
+//! | `Reported`    | no    | no          | refused     | its `Closed` is yielded → freed |
+//! | `Lingering`   | no    | yes         | id unknown  | flushed, failed or deadline → freed |
+//!
+//! A slot's `Closed` event is queued while the slot still exists and the
+//! slot is only freed when that event is yielded: so a reply the user
+//! writes to a channel's last `Data` still goes out.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Sleep;
+
+use super::ready::{ReadyQueue, SlotWaker};
+use super::write_queue::WriteQueue;
+use super::{ChannelId, Event};
+use crate::{Error, FramedChannel};
+
+/// Settings every slot's turn obeys; set on the [`Poller`](crate::Poller).
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    /// Frames read from one channel per turn before the others get theirs.
+    pub(crate) frames_per_turn: usize,
+    /// Queued output at which reading from a channel pauses.
+    pub(crate) high_water: usize,
+    /// Queued output under which reading resumes.
+    pub(crate) low_water: usize,
+    /// Queued output past which `write` is refused.
+    pub(crate) max_queued: usize,
+    /// How long a graceful close may take before it is aborted.
+    pub(crate) close_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    Open,
+    EofReported,
+    Draining,
+    Reported,
+    Lingering,
+}
+
+/// One registered channel and everything the poller keeps for it.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) framed: FramedChannel,
+    notify: Arc<SlotWaker>,
+    waker: Waker,
+    pub(crate) out: WriteQueue,
+    pub(crate) state: State,
+    /// Flow control: reading stopped until `out` drains under the low-water mark.
+    paused: bool,
+    /// False once the channel said it has no read side: it is only written to.
+    readable: bool,
+    /// Running while `Draining` or `Lingering`.
+    deadline: Option<Pin<Box<Sleep>>>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    generation: u32,
+    entry: Option<Entry>,
+}
+
+/// Every channel of a poller, by slot index; free slots are reused.
+#[derive(Debug)]
+pub(crate) struct Channels {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Entries a user can see: all but `Lingering`.
+    visible: usize,
+    /// Entries in `Draining` or `Lingering`: `close_all` waits for them.
+    closing: usize,
+    queue: Arc<ReadyQueue>,
+}
+
+impl Channels {
+    pub(crate) fn new(queue: Arc<ReadyQueue>) -> Channels {
+        Channels {
+            slots: Vec::new(),
+            free: Vec::new(),
+            visible: 0,
+            closing: 0,
+            queue,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.visible
+    }
+
+    pub(crate) fn closing(&self) -> usize {
+        self.closing
+    }
+
+    /// Registers `framed`; it is polled on the next turn, so input it
+    /// already buffered is not left waiting for a wake-up.
+    pub(crate) fn insert(&mut self, framed: FramedChannel) -> ChannelId {
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    entry: None,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        let (notify, waker) = SlotWaker::new(&self.queue, index);
+        notify.notify();
+        slot.entry = Some(Entry {
+            framed,
+            notify,
+            waker,
+            out: WriteQueue::default(),
+            state: State::Open,
+            paused: false,
+            readable: true,
+            deadline: None,
+        });
+        self.visible += 1;
+        ChannelId {
+            index,
+            generation: slot.generation,
+        }
+    }
+
+    /// The entry behind `id`, if the id is current and not lingering.
+    pub(crate) fn get_mut(&mut self, id: ChannelId) -> Option<&mut Entry> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.entry.as_mut().filter(|e| e.state != State::Lingering)
+    }
+
+    /// Takes `id`'s entry out of the poller.
+    pub(crate) fn remove(&mut self, id: ChannelId) -> Option<Entry> {
+        self.get_mut(id)?;
+        let entry = self.free_slot(id.index)?;
+        Some(entry)
+    }
+
+    fn free_slot(&mut self, index: u32) -> Option<Entry> {
+        let entry = self.slots.get_mut(index as usize)?.entry.take()?;
+        match entry.state {
+            State::Lingering => self.closing -= 1,
+            State::Draining => {
+                self.closing -= 1;
+                self.visible -= 1;
+            }
+            _ => self.visible -= 1,
+        }
+        self.free.push(index);
+        Some(entry)
+    }
+
+    /// Queues `data` for `id`; pauses its reading past the high-water mark.
+    pub(crate) fn write(
+        &mut self,
+        id: ChannelId,
+        data: Bytes,
+        limits: &Limits,
+    ) -> crate::Result<()> {
+        let entry = self.get_mut(id).ok_or(Error::Closed)?;
+        if !matches!(entry.state, State::Open | State::EofReported) {
+            return Err(Error::Closed);
+        }
+        if entry.out.len() + data.len() > limits.max_queued {
+            return Err(Error::QueueFull {
+                limit: limits.max_queued,
+            });
+        }
+        entry.out.push(data);
+        if entry.out.len() >= limits.high_water {
+            entry.paused = true;
+        }
+        entry.notify.notify();
+        Ok(())
+    }
+
+    /// Starts a graceful close of `id`: flush, shut down, then `Closed`.
+    pub(crate) fn close(&mut self, id: ChannelId, limits: &Limits) -> crate::Result<()> {
+        let entry = self.get_mut(id).ok_or(Error::Closed)?;
+        match entry.state {
+            State::Open => {
+                entry.state = State::Draining;
+                entry.deadline = Some(Box::pin(tokio::time::sleep(limits.close_timeout)));
+                entry.notify.notify();
+                self.closing += 1;
+                Ok(())
+            }
+            // Closing or already ended: its `Closed` is coming.
+            _ => Ok(()),
+        }
+    }
+
+    /// Called as `id`'s `Closed` event is yielded: the id is gone from now on.
+    pub(crate) fn finalize(&mut self, id: ChannelId, limits: &Limits) {
+        let Some(entry) = self.get_mut(id) else {
+            return;
+        };
+        let unsent = !entry.out.is_empty() || entry.framed.write_buffer_len() > 0;
+        if entry.state == State::EofReported && unsent {
+            entry.state = State::Lingering;
+            entry.deadline = Some(Box::pin(tokio::time::sleep(limits.close_timeout)));
+            entry.notify.notify();
+            self.visible -= 1;
+            self.closing += 1;
+        } else {
+            self.free_slot(id.index);
+        }
+    }
+
+    /// Ends every channel for `close_all`: open ones drain (and will queue
+    /// their `Closed`), those whose `Closed` is queued are freed or linger.
+    pub(crate) fn close_every(&mut self, limits: &Limits) {
+        for index in 0..self.slots.len() as u32 {
+            let slot = &self.slots[index as usize];
+            let Some(state) = slot.entry.as_ref().map(|e| e.state) else {
+                continue;
+            };
+            let id = ChannelId {
+                index,
+                generation: slot.generation,
+            };
+            match state {
+                State::Open => {
+                    let _ = self.close(id, limits);
+                }
+                State::EofReported | State::Reported => self.finalize(id, limits),
+                State::Draining | State::Lingering => {}
+            }
+        }
+    }
+
+    /// Frees every entry whose `Closed` is queued (after `close_all` drained).
+    pub(crate) fn free_reported(&mut self) {
+        for index in 0..self.slots.len() as u32 {
+            let reported = self.slots[index as usize]
+                .entry
+                .as_ref()
+                .is_some_and(|e| e.state == State::Reported);
+            if reported {
+                self.free_slot(index);
+            }
+        }
+    }
+
+    /// One turn of slot `index`: send queued output, read up to a budget of
+    /// frames into `events`, move along its life.
+    pub(crate) fn poll_slot(&mut self, index: u32, events: &mut VecDeque<Event>, limits: &Limits) {
+        let Some(slot) = self.slots.get_mut(index as usize) else {
+            return;
+        };
+        let id = ChannelId {
+            index,
+            generation: slot.generation,
+        };
+        let Some(entry) = slot.entry.as_mut() else {
+            return;
+        };
+        entry.notify.clear();
+        let Entry {
+            framed,
+            notify,
+            waker,
+            out,
+            state,
+            paused,
+            readable,
+            deadline,
+        } = entry;
+        let mut cx = Context::from_waker(waker);
+        let cx = &mut cx;
+
+        let deadline_passed = deadline
+            .as_mut()
+            .is_some_and(|d| d.as_mut().poll(cx).is_ready());
+        let flushed = match *state {
+            State::Reported => return,
+            _ => poll_send(cx, framed, out),
+        };
+        match *state {
+            State::Open => match flushed {
+                Poll::Ready(Err(e)) => {
+                    events.push_back(Event::Closed { id, error: Some(e) });
+                    *state = State::Reported;
+                    return;
+                }
+                _ => {
+                    if *paused && out.len() <= limits.low_water {
+                        *paused = false;
+                    } else if out.len() >= limits.high_water {
+                        *paused = true;
+                    }
+                    if !*paused && *readable {
+                        read_frames(cx, id, framed, state, readable, events, limits, notify);
+                    }
+                }
+            },
+            // A write error after the end was reported has no one to tell:
+            // the queue is dropped with the slot when its `Closed` is yielded.
+            State::EofReported => {}
+            State::Draining => {
+                let done = match flushed {
+                    Poll::Ready(Ok(())) => match framed.poll_shutdown_for_close(cx) {
+                        Poll::Ready(result) => Some(result.err()),
+                        Poll::Pending => None,
+                    },
+                    Poll::Ready(Err(e)) => Some(Some(e)),
+                    Poll::Pending => None,
+                };
+                let done = done.or_else(|| {
+                    deadline_passed.then(|| Some(close_timed_out(limits.close_timeout, out.len())))
+                });
+                if let Some(error) = done {
+                    events.push_back(Event::Closed { id, error });
+                    *state = State::Reported;
+                    *deadline = None;
+                    self.closing -= 1;
+                }
+            }
+            State::Lingering => {
+                let finished = match flushed {
+                    Poll::Ready(Ok(())) => framed.poll_shutdown_for_close(cx).is_ready(),
+                    Poll::Ready(Err(_)) => true,
+                    Poll::Pending => deadline_passed,
+                };
+                if finished {
+                    self.free_slot(index);
+                }
+            }
+            State::Reported => {}
+        }
+    }
+}
+
+/// Writes the channel's own Sink buffer, then the poller's queue for it.
+fn poll_send(
+    cx: &mut Context<'_>,
+    framed: &mut FramedChannel,
+    out: &mut WriteQueue,
+) -> Poll<crate::Result<()>> {
+    if framed.write_buffer_len() > 0 {
+        std::task::ready!(framed.poll_flush_sink(cx))?;
+    }
+    if out.is_empty() {
+        return Poll::Ready(Ok(()));
+    }
+    let sent = std::task::ready!(out.poll_flush(cx, framed.get_mut()));
+    Poll::Ready(sent.map_err(|e| framed.name_endpoint(Error::from_io_write(e))))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_frames(
+    cx: &mut Context<'_>,
+    id: ChannelId,
+    framed: &mut FramedChannel,
+    state: &mut State,
+    readable: &mut bool,
+    events: &mut VecDeque<Event>,
+    limits: &Limits,
+    notify: &SlotWaker,
+) {
+    for _ in 0..limits.frames_per_turn {
+        match framed.poll_read_frame(cx) {
+            Poll::Pending => return,
+            Poll::Ready(Ok(Some(data))) => events.push_back(Event::Data { id, data }),
+            Poll::Ready(Ok(None)) => {
+                events.push_back(Event::Closed { id, error: None });
+                *state = State::EofReported;
+                return;
+            }
+            // A write-only channel (a pipe with only a sink): keep it for writing.
+            Poll::Ready(Err(Error::NotReadable)) => {
+                *readable = false;
+                return;
+            }
+            Poll::Ready(Err(e)) => {
+                events.push_back(Event::Closed { id, error: Some(e) });
+                *state = State::Reported;
+                return;
+            }
+        }
+    }
+    // Budget spent with frames maybe left: the others go first, then us again.
+    notify.notify();
+}
+
+fn close_timed_out(timeout: Duration, unsent: usize) -> Error {
+    Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("graceful close gave up after {timeout:?} with {unsent} bytes unsent: the peer is not reading"),
+    ))
+}

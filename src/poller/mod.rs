@@ -1,0 +1,550 @@
+//! [`Poller`]: one `Stream` of [`Event`]s over many channels and listening
+//! servers — the seed's `Poller` made a `futures::Stream`.
+//!
+//! Files: `event.rs` (what it yields), `ready.rs` (per-channel wakers and the
+//! ready queue), `channels.rs` (the registry and one channel's turn),
+//! `server.rs` (listeners, accepting with back-off), `write_queue.rs`
+//! (queued output). This file is the public face and the turn loop.
+
+mod channels;
+mod event;
+mod ready;
+mod server;
+mod write_queue;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{FutureExt, Stream, StreamExt};
+
+use self::channels::{Channels, Limits};
+use self::ready::{ReadyQueue, SlotWaker, SERVER_KEY};
+use self::server::Server;
+use crate::{FramedChannel, Framing, Result};
+
+pub use self::event::{ChannelId, Event, PeerAddr, ServerId};
+pub use self::server::Listener;
+
+/// Most events gathered in one turn before they are handed out.
+const MAX_EVENTS_PER_TURN: usize = 1024;
+/// Most clients one server accepts in one turn.
+const ACCEPTS_PER_TURN: usize = 32;
+/// Turns in one `poll_next` that may find nothing to yield before it gives
+/// the thread back (their work was all writes or accepts being retried).
+const EMPTY_TURNS: usize = 8;
+
+/// One task, many channels and listeners: every registered channel's frames
+/// and every server's new clients, as one [`Stream`] of [`Event`]s.
+///
+/// - [`register`](Poller::register) a [`FramedChannel`]; [`add_server`](Poller::add_server)
+///   a listener, whose clients are registered with the poller's framing and
+///   announced by [`Event::Accepted`] before any of their data.
+/// - [`write`](Poller::write) queues bytes and never waits: they go out as
+///   the poller is polled, so `while let Some(ev) = poller.next().await` is
+///   the whole loop.
+/// - A channel that ends yields [`Event::Closed`] (with the error, if it was
+///   not a clean end) after all its frames, and is gone.
+///
+/// # Implementation
+///
+/// Each channel has its own waker; a wake-up puts that channel on a ready
+/// list and a turn polls only the channels on it, so the cost of an event
+/// does not grow with the number of idle channels (unlike
+/// `tokio_stream::StreamMap`, which polls all of them). Ids index a slab:
+/// `register`, `unregister`, `write` and `close` are O(1). A channel reads at
+/// most 64 frames per turn before the others get theirs, every event spends
+/// one unit of tokio's cooperative budget, so neither a busy channel nor the
+/// poller as a whole can starve the rest. An idle channel holds no read
+/// buffer.
+///
+/// Flow control: once a channel's queued output passes the high-water mark
+/// (256 KiB) the poller stops reading from it until the queue drains under
+/// the low-water mark (64 KiB); a write that would queue more than 8 MiB is
+/// refused with [`Error::QueueFull`](crate::Error::QueueFull). See
+/// [`set_write_limits`](Poller::set_write_limits).
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+/// use iochannels::{Channel, Event, Framing, Poller};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> iochannels::Result<()> {
+/// let mut poller = Poller::new(Framing::Lines);
+/// let (channel, mut peer) = Channel::test();
+/// let id = poller.register(channel.framed(Framing::Lines));
+/// peer.put("ping\n");
+/// while let Some(event) = poller.next().await {
+///     match event {
+///         Event::Data { id, data } => {
+///             assert_eq!(&data[..], b"ping\n");
+///             poller.write(id, &b"pong\n"[..])?;
+///             poller.close(id)?;
+///         }
+///         Event::Closed { error, .. } => {
+///             assert!(error.is_none());
+///             break;
+///         }
+///         _ => {}
+///     }
+/// }
+/// assert_eq!(peer.get(), "pong\n");
+/// # let _ = id;
+/// # Ok(())
+/// # }
+/// ```
+pub struct Poller {
+    framing: Framing,
+    max_frame_len: usize,
+    channels: Channels,
+    servers: Vec<ServerSlot>,
+    free_servers: Vec<u32>,
+    queue: Arc<ReadyQueue>,
+    /// Keys taken from the ready queue this turn; kept to reuse its memory.
+    keys: Vec<u32>,
+    /// Events gathered and not yet yielded.
+    events: VecDeque<Event>,
+    limits: Limits,
+    /// `close_all` has run: the stream ends once `events` is empty.
+    ended: bool,
+}
+
+struct ServerSlot {
+    generation: u32,
+    server: Option<(Server, Arc<SlotWaker>, Waker)>,
+}
+
+impl Poller {
+    /// An empty poller; clients accepted by its servers get `framing`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let poller = iochannels::Poller::new(iochannels::Framing::Lines);
+    /// assert_eq!(poller.len(), 0);
+    /// ```
+    pub fn new(framing: Framing) -> Poller {
+        let queue = Arc::new(ReadyQueue::default());
+        Poller {
+            framing,
+            max_frame_len: crate::DEFAULT_MAX_FRAME_LEN,
+            channels: Channels::new(Arc::clone(&queue)),
+            servers: Vec::new(),
+            free_servers: Vec::new(),
+            queue,
+            keys: Vec::new(),
+            events: VecDeque::new(),
+            limits: Limits {
+                frames_per_turn: 64,
+                high_water: 256 * 1024,
+                low_water: 64 * 1024,
+                max_queued: 8 * 1024 * 1024,
+                close_timeout: Duration::from_secs(10),
+            },
+            ended: false,
+        }
+    }
+
+    /// Registers a channel; its frames come as [`Event::Data`] with the id
+    /// returned. Input it already buffered is delivered too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let (channel, _peer) = Channel::test();
+    /// let _id = poller.register(channel.framed(Framing::Lines));
+    /// assert_eq!(poller.len(), 1);
+    /// # }
+    /// ```
+    pub fn register(&mut self, channel: FramedChannel) -> ChannelId {
+        self.channels.insert(channel)
+    }
+
+    /// Adds a listening server: its clients are accepted, registered with
+    /// the poller's framing and announced by [`Event::Accepted`].
+    ///
+    /// Accept errors never end the server: per-connection ones are skipped,
+    /// resource ones (out of fds, EMFILE) pause accepting for 10 ms to 1 s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use iochannels::{Channel, Event, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let addr = listener.local_addr()?;
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let server = poller.add_server(listener);
+    /// let _client = Channel::connect_tcp(addr).await?;
+    /// match poller.next().await {
+    ///     Some(Event::Accepted { server: from, .. }) => assert_eq!(from, server),
+    ///     other => panic!("unexpected {other:?}"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn add_server(&mut self, listener: impl Into<Listener>) -> ServerId {
+        let index = match self.free_servers.pop() {
+            Some(index) => index,
+            None => {
+                self.servers.push(ServerSlot {
+                    generation: 0,
+                    server: None,
+                });
+                (self.servers.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.servers[index as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        let (notify, waker) = SlotWaker::new(&self.queue, SERVER_KEY | index);
+        notify.notify();
+        slot.server = Some((Server::new(listener.into()), notify, waker));
+        ServerId {
+            index,
+            generation: slot.generation,
+        }
+    }
+
+    /// Takes a channel out of the poller and gives it back. Output queued
+    /// with [`write`](Poller::write) and not yet sent moves into the
+    /// channel's own write buffer (send it with
+    /// [`FramedChannel::flush`]). Frames the poller had already read are
+    /// still yielded as [`Event::Data`]. `None`, silently, if `id` is not
+    /// registered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let (channel, mut peer) = Channel::test();
+    /// let id = poller.register(channel.framed(Framing::Lines));
+    /// poller.write(id, &b"queued\n"[..])?;
+    /// let mut framed = poller.unregister(id).expect("registered");
+    /// framed.flush().await?;
+    /// assert_eq!(peer.get(), "queued\n");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn unregister(&mut self, id: ChannelId) -> Option<FramedChannel> {
+        let mut entry = self.channels.remove(id)?;
+        for chunk in entry.out.drain() {
+            entry.framed.queue_unsent(&chunk);
+        }
+        Some(entry.framed)
+    }
+
+    /// Stops accepting from a server and drops its listener. `false` if
+    /// `id` is not a server of this poller.
+    pub fn remove_server(&mut self, id: ServerId) -> bool {
+        match self.servers.get_mut(id.index as usize) {
+            Some(slot) if slot.generation == id.generation && slot.server.is_some() => {
+                slot.server = None;
+                self.free_servers.push(id.index);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Queues `data` to be written to channel `id`; never waits. The bytes
+    /// go out, in order, as the poller is polled.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Closed`](crate::Error::Closed) if `id` is not registered,
+    ///   or is being closed.
+    /// - [`Error::QueueFull`](crate::Error::QueueFull) if the channel's
+    ///   queued output would pass the limit: its peer is not reading.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use iochannels::{Channel, Framing, Poller};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let (channel, mut peer) = Channel::test();
+    /// let id = poller.register(channel.framed(Framing::Lines));
+    /// poller.write(id, "hello\n")?;
+    /// let _ = poller.poll(Some(std::time::Duration::from_millis(1))).await;
+    /// assert_eq!(peer.get(), "hello\n");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn write(&mut self, id: ChannelId, data: impl Into<Bytes>) -> Result<()> {
+        self.channels.write(id, data.into(), &self.limits)
+    }
+
+    /// Closes channel `id` gracefully: its queued output is sent first, then
+    /// it is shut down and [`Event::Closed`] comes (with an error if the
+    /// output could not all be sent within the close timeout, 10 s by
+    /// default). Reading from it stops now. Closing twice is not an error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`](crate::Error::Closed) if `id` is not registered.
+    pub fn close(&mut self, id: ChannelId) -> Result<()> {
+        self.channels.close(id, &self.limits)
+    }
+
+    /// Closes everything: every channel flushed and closed (each yields its
+    /// [`Event::Closed`]), every server dropped. Afterwards `len()` is 0, the
+    /// stream yields only the pending `Closed` events and then ends. Frames
+    /// read but not yet yielded are dropped.
+    ///
+    /// Waits at most the close timeout for peers that do not read.
+    ///
+    /// # Cancel safety
+    ///
+    /// If cancelled, the channels already closing go on closing as the
+    /// poller is polled; call it again to finish.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use iochannels::{Channel, Event, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let (channel, mut peer) = Channel::test();
+    /// let id = poller.register(channel.framed(Framing::Lines));
+    /// poller.write(id, "bye\n")?;
+    /// poller.close_all().await;
+    /// assert_eq!(poller.len(), 0);
+    /// assert_eq!(peer.get(), "bye\n");
+    /// assert!(matches!(poller.next().await, Some(Event::Closed { error: None, .. })));
+    /// assert!(poller.next().await.is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn close_all(&mut self) {
+        for slot in &mut self.servers {
+            slot.server = None;
+        }
+        self.free_servers = (0..self.servers.len() as u32).collect();
+        self.channels.close_every(&self.limits);
+        std::future::poll_fn(|cx| {
+            self.queue.register(cx.waker());
+            while self.channels.closing() > 0 {
+                if !self.turn() {
+                    return Poll::Pending;
+                }
+            }
+            Poll::Ready(())
+        })
+        .await;
+        self.channels.free_reported();
+        self.events.retain(|e| matches!(e, Event::Closed { .. }));
+        self.ended = true;
+    }
+
+    /// The seed's `poll`: waits up to `timeout` (for ever if `None`) for an
+    /// event, then returns it with every other event ready now. An empty
+    /// `Vec` means the timeout passed (or the poller has ended).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: events not returned stay queued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iochannels::{Channel, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let (channel, mut peer) = Channel::test();
+    /// poller.register(channel.framed(Framing::Lines));
+    /// assert!(poller.poll(Some(Duration::from_millis(10))).await.is_empty());
+    /// peer.put("one\ntwo\nthree\n");
+    /// assert_eq!(poller.poll(None).await.len(), 3);
+    /// # }
+    /// ```
+    pub async fn poll(&mut self, timeout: Option<Duration>) -> Vec<Event> {
+        let first = match timeout {
+            Some(t) => tokio::time::timeout(t, self.next()).await.ok().flatten(),
+            None => self.next().await,
+        };
+        let Some(first) = first else {
+            return Vec::new();
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_EVENTS_PER_TURN {
+            match self.next().now_or_never() {
+                Some(Some(event)) => batch.push(event),
+                _ => break,
+            }
+        }
+        batch
+    }
+
+    /// Registered channels.
+    pub fn len(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Whether no channel is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sets the frame limit for the clients its servers accept from now on
+    /// (default 8 MiB). Registered channels keep their own.
+    pub fn set_max_frame_len(&mut self, n: usize) {
+        self.max_frame_len = n;
+    }
+
+    /// Sets flow control: reading from a channel pauses once `high_water`
+    /// bytes wait to be written to it, and resumes under `low_water`; a
+    /// write that would queue more than `max_queued` bytes is refused with
+    /// [`Error::QueueFull`](crate::Error::QueueFull).
+    /// Defaults: 64 KiB, 256 KiB, 8 MiB.
+    ///
+    /// # Panics
+    ///
+    /// If `low_water > high_water` or `high_water > max_queued`.
+    pub fn set_write_limits(&mut self, low_water: usize, high_water: usize, max_queued: usize) {
+        assert!(
+            low_water <= high_water && high_water <= max_queued,
+            "write limits must be low_water <= high_water <= max_queued"
+        );
+        self.limits.low_water = low_water;
+        self.limits.high_water = high_water;
+        self.limits.max_queued = max_queued;
+    }
+
+    /// Sets how long a graceful close (`close`, `close_all`, a flush after
+    /// the peer's EOF) may wait for a peer that does not read before it is
+    /// aborted (default 10 s).
+    pub fn set_close_timeout(&mut self, timeout: Duration) {
+        self.limits.close_timeout = timeout;
+    }
+
+    /// Bytes queued by [`write`](Poller::write) for `id` and not yet sent;
+    /// `None` if `id` is not registered.
+    pub fn queued(&mut self, id: ChannelId) -> Option<usize> {
+        self.channels.get_mut(id).map(|e| e.out.len())
+    }
+
+    /// One turn: polls every channel and server woken since the last turn,
+    /// gathering their events. `false` if nothing was woken.
+    fn turn(&mut self) -> bool {
+        self.queue.take(&mut self.keys);
+        if self.keys.is_empty() {
+            return false;
+        }
+        let mut keys = std::mem::take(&mut self.keys);
+        for (done, &key) in keys.iter().enumerate() {
+            if self.events.len() >= MAX_EVENTS_PER_TURN {
+                // Enough for now: the rest stay queued (their flags are still set).
+                self.queue.requeue(&keys[done..]);
+                break;
+            }
+            if key & SERVER_KEY != 0 {
+                self.accept(key & !SERVER_KEY);
+            } else {
+                self.channels.poll_slot(key, &mut self.events, &self.limits);
+            }
+        }
+        keys.clear();
+        self.keys = keys;
+        true
+    }
+
+    /// Accepts up to a budget of clients from server `index`.
+    fn accept(&mut self, index: u32) {
+        let Some(slot) = self.servers.get_mut(index as usize) else {
+            return;
+        };
+        let server_id = ServerId {
+            index,
+            generation: slot.generation,
+        };
+        let Some((server, notify, waker)) = slot.server.as_mut() else {
+            return;
+        };
+        notify.clear();
+        let mut cx = Context::from_waker(waker);
+        for _ in 0..ACCEPTS_PER_TURN {
+            match server.poll_accept(&mut cx) {
+                Poll::Ready((channel, peer)) => {
+                    let mut framed = channel.framed(self.framing.clone());
+                    framed.set_max_frame_len(self.max_frame_len);
+                    let id = self.channels.insert(framed);
+                    self.events.push_back(Event::Accepted {
+                        server: server_id,
+                        id,
+                        peer,
+                    });
+                }
+                Poll::Pending => return,
+            }
+        }
+        notify.notify();
+    }
+}
+
+impl Stream for Poller {
+    type Item = Event;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        let this = self.get_mut();
+        let coop = ready!(tokio::task::coop::poll_proceed(cx));
+        this.queue.register(cx.waker());
+        for _ in 0..EMPTY_TURNS {
+            if let Some(event) = this.events.pop_front() {
+                if let Event::Closed { id, .. } = &event {
+                    this.channels.finalize(*id, &this.limits);
+                }
+                coop.made_progress();
+                return Poll::Ready(Some(event));
+            }
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            if !this.turn() {
+                return Poll::Pending;
+            }
+        }
+        // Turns that only moved writes or retried: let others run, then go on.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl fmt::Debug for Poller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Poller")
+            .field("framing", &self.framing)
+            .field("channels", &self.channels.len())
+            .field(
+                "servers",
+                &self.servers.iter().filter(|s| s.server.is_some()).count(),
+            )
+            .field("pending_events", &self.events.len())
+            .field("ended", &self.ended)
+            .finish()
+    }
+}
