@@ -1,4 +1,41 @@
-//! iochannels: one async interface to every byte pipe a program talks through.
+//! One async interface to every byte pipe a program talks through.
+//!
+//! Pipes and fds (stdin/stdout, FIFOs, ttys, even regular files), TCP and
+//! Unix sockets, child processes and an in-memory test channel are all a
+//! [`Channel`] (`AsyncRead + AsyncWrite`). Wrapped in a [`FramedChannel`]
+//! they read frames — raw bytes, lines, delimited records, fixed-size or
+//! length-prefixed — and a [`Poller`] merges thousands of them, with
+//! listening servers, into one `futures::Stream` of [`Event`]s. [`Queue`] is
+//! a closable async queue, done once closed and drained.
+//!
+//! Which type do I want?
+//!
+//! - Talk to one peer, frame by frame: [`Channel`] → [`Channel::framed`] →
+//!   [`FramedChannel::read`] / [`FramedChannel::write`].
+//! - Serve many peers from one task: [`Poller`] with
+//!   [`add_server`](Poller::add_server) and [`register`](Poller::register).
+//! - Test protocol code without sockets: [`Channel::test`] and its [`TestPeer`].
+//! - Use the framing with tokio-util's own `Framed`: [`FrameCodec`].
+//! - Hand work between tasks and know when it is all done: [`Queue`].
+//!
+//! # Examples
+//!
+//! ```
+//! use iochannels::{Channel, Framing};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> iochannels::Result<()> {
+//! let (channel, mut peer) = Channel::test();
+//! let mut framed = channel.framed(Framing::Lines);
+//! peer.put("hello\nwor");
+//! assert_eq!(framed.read().await?.as_deref(), Some(&b"hello\n"[..]));
+//! peer.put("ld\n");
+//! assert_eq!(framed.read().await?.as_deref(), Some(&b"world\n"[..]));
+//! framed.write(b"bye\n").await?;
+//! assert_eq!(peer.get(), "bye\n");
+//! # Ok(())
+//! # }
+//! ```
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -21,3 +58,7 @@ pub use crate::framed::FramedChannel;
 pub use crate::framing::{FrameCodec, Framing, DEFAULT_MAX_FRAME_LEN};
 pub use crate::poller::{ChannelId, Event, Listener, PeerAddr, Poller, ServerId};
 pub use crate::queue::{Closed, Queue, QueueClosed, TryGetError, TryPutError};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

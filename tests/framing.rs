@@ -314,6 +314,22 @@ fn delimited_rare_delimiter_does_not_rescan_per_frame() {
 }
 
 #[test]
+fn delimited_long_record_fed_byte_by_byte_is_scanned_once() {
+    const LEN: usize = 1 << 20;
+    let mut codec = FrameCodec::new(delimited(&[b"\r\n", b"<END>", b"\n"]));
+    let mut buf = BytesMut::with_capacity(LEN + 5);
+    for i in 0..LEN {
+        // Near misses of every delimiter on the way.
+        buf.put_u8(b"<EN\rx"[i % 5]);
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+    }
+    buf.extend_from_slice(b"<END>");
+    let record = decode(&mut codec, &mut buf).unwrap();
+    assert_eq!(record.len(), LEN + 5);
+    assert_eq!(&record[LEN - 2..], b"x<<END>");
+}
+
+#[test]
 fn delimited_empty_list_is_invalid_input() {
     let mut codec = FrameCodec::new(Framing::Delimited(Vec::new()));
     let mut buf = BytesMut::from(&b"abc"[..]);

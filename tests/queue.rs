@@ -167,7 +167,10 @@ fn close_wakes_waiting_getters_of_an_empty_queue_with_an_error() {
 async fn put_after_close_fails_with_the_item() {
     let queue = Queue::bounded(4);
     queue.close();
-    assert_eq!(within("put", queue.put(vec![1, 2])).await, Err(Closed(vec![1, 2])));
+    assert_eq!(
+        within("put", queue.put(vec![1, 2])).await,
+        Err(Closed(vec![1, 2]))
+    );
 }
 
 #[tokio::test]
@@ -245,7 +248,10 @@ async fn join_returns_once_a_consumer_task_drained_the_closed_queue() {
     });
     within("join", queue.join()).await;
     assert!(queue.is_empty());
-    assert_eq!(within("consumer", consumer).await.unwrap(), (0..16).collect::<Vec<_>>());
+    assert_eq!(
+        within("consumer", consumer).await.unwrap(),
+        (0..16).collect::<Vec<_>>()
+    );
 }
 
 // ---- stream and sink ----
@@ -296,9 +302,15 @@ async fn sink_puts_items_in_order_and_leaves_the_queue_open_on_close() {
     let mut items = futures::stream::iter(0..50).map(Ok);
     within("send_all", sink.send_all(&mut items)).await.unwrap();
     within("sink close", sink.close()).await.unwrap();
-    assert!(!queue.is_closed(), "closing the sink does not close the queue");
+    assert!(
+        !queue.is_closed(),
+        "closing the sink does not close the queue"
+    );
     queue.close();
-    assert_eq!(within("consumer", consumer).await.unwrap(), (0..50).collect::<Vec<_>>());
+    assert_eq!(
+        within("consumer", consumer).await.unwrap(),
+        (0..50).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -371,7 +383,10 @@ fn queue_is_send_sync_clone_debug_without_t_debug() {
     let queue = Queue::bounded(2);
     queue.try_put(NotDebug).unwrap();
     let shown = format!("{queue:?}");
-    assert!(shown.contains("len: 1") && shown.contains("capacity: Some(2)"), "{shown}");
+    assert!(
+        shown.contains("len: 1") && shown.contains("capacity: Some(2)"),
+        "{shown}"
+    );
     let _ = format!("{:?} {:?}", queue.put(NotDebug), queue.get());
     let _ = format!("{:?} {:?} {:?}", queue.stream(), queue.sink(), queue.join());
 }
@@ -392,10 +407,19 @@ fn errors_display_lower_case_and_debug_without_t_debug() {
     struct NotDebug;
     assert_eq!(Closed(NotDebug).to_string(), "putting into a closed queue");
     assert_eq!(format!("{:?}", Closed(NotDebug)), "Closed(..)");
-    assert_eq!(TryPutError::Full(NotDebug).to_string(), "putting into a full queue");
-    assert_eq!(TryPutError::Closed(NotDebug).to_string(), "putting into a closed queue");
+    assert_eq!(
+        TryPutError::Full(NotDebug).to_string(),
+        "putting into a full queue"
+    );
+    assert_eq!(
+        TryPutError::Closed(NotDebug).to_string(),
+        "putting into a closed queue"
+    );
     assert_eq!(format!("{:?}", TryPutError::Full(NotDebug)), "Full(..)");
-    assert_eq!(TryGetError::Empty.to_string(), "getting from an empty queue");
+    assert_eq!(
+        TryGetError::Empty.to_string(),
+        "getting from an empty queue"
+    );
     assert_eq!(TryGetError::Closed.to_string(), "queue is closed and empty");
     assert_eq!(QueueClosed.to_string(), "queue is closed and empty");
     let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(Closed(NotDebug));
@@ -484,7 +508,11 @@ fn dropping_a_waiting_put_does_not_queue_its_item_and_drops_it() {
     let mut put = spawn(queue.put(Arc::clone(&item)));
     assert_pending!(put.poll());
     drop(put);
-    assert_eq!(Arc::strong_count(&item), 1, "the item was dropped with the future");
+    assert_eq!(
+        Arc::strong_count(&item),
+        1,
+        "the item was dropped with the future"
+    );
     assert_eq!(*queue.try_get().unwrap(), 0);
     assert_eq!(queue.try_get().unwrap_err(), TryGetError::Empty);
 }
@@ -564,14 +592,37 @@ fn a_getter_woken_for_an_item_someone_else_took_waits_again_in_its_place() {
     assert_eq!(queue.try_get(), Ok(1)); // taken before the woken getter ran
     assert_pending!(first.poll());
     queue.try_put(2).unwrap();
-    assert!(first.is_woken() && !second.is_woken(), "the first getter kept its place");
+    assert!(
+        first.is_woken() && !second.is_woken(),
+        "the first getter kept its place"
+    );
     assert_ready_eq!(first.poll(), Ok(2));
+}
+
+#[test]
+fn an_item_entering_from_a_waiting_put_wakes_a_waiting_getter() {
+    let queue = Queue::bounded(1);
+    let mut first = spawn(queue.get());
+    let mut second = spawn(queue.get());
+    assert_pending!(first.poll());
+    assert_pending!(second.poll());
+    queue.try_put(0).unwrap(); // wakes the first getter
+    let mut put = spawn(queue.put(1));
+    assert_pending!(put.poll()); // full: waits
+    assert_ready_eq!(first.poll(), Ok(0)); // room: 1 enters from the waiting put
+    assert!(put.is_woken());
+    assert!(second.is_woken(), "the item that entered was announced");
+    assert_ready_eq!(second.poll(), Ok(1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gets_cancelled_by_timeouts_lose_no_item_and_no_wake_up() {
     let queue = Queue::bounded(4);
-    let total = if cfg!(debug_assertions) { 2_000 } else { 20_000 };
+    let total = if cfg!(debug_assertions) {
+        2_000
+    } else {
+        20_000
+    };
     let received = Arc::new(AtomicUsize::new(0));
     let mut consumers = Vec::new();
     for _ in 0..4 {
@@ -609,7 +660,11 @@ async fn gets_cancelled_by_timeouts_lose_no_item_and_no_wake_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn puts_cancelled_by_timeouts_are_either_delivered_or_dropped_never_both() {
     let queue = Queue::bounded(2);
-    let rounds = if cfg!(debug_assertions) { 2_000 } else { 20_000 };
+    let rounds = if cfg!(debug_assertions) {
+        2_000
+    } else {
+        20_000
+    };
     let consumer = tokio::spawn({
         let queue = queue.clone();
         async move {
@@ -634,8 +689,14 @@ async fn puts_cancelled_by_timeouts_are_either_delivered_or_dropped_never_both()
     let got = within("consumer", consumer).await.unwrap();
     let unique: HashSet<_> = got.iter().copied().collect();
     assert_eq!(unique.len(), got.len(), "no item arrived twice");
-    assert!(completed.is_subset(&unique), "every completed put was delivered");
-    assert!(got.windows(2).all(|w| w[0] < w[1]), "one producer's items stay in order");
+    assert!(
+        completed.is_subset(&unique),
+        "every completed put was delivered"
+    );
+    assert!(
+        got.windows(2).all(|w| w[0] < w[1]),
+        "one producer's items stay in order"
+    );
 }
 
 // ---- many tasks ----
@@ -712,9 +773,9 @@ fn many_producers_and_consumers_move_every_accepted_item_exactly_once() {
 }
 
 #[test]
-#[ignore = "a million items through bounded(64), three times: run with --release --ignored"]
-fn many_producers_and_consumers_move_a_million_items_exactly_once() {
-    for _ in 0..3 {
+#[ignore = "soak: ten more rounds of a million items; run with --release --ignored"]
+fn many_producers_and_consumers_soak_ten_rounds_of_a_million_items() {
+    for _ in 0..10 {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -726,4 +787,207 @@ fn many_producers_and_consumers_move_a_million_items_exactly_once() {
 #[tokio::test]
 async fn many_tasks_on_a_current_thread_runtime_move_every_item() {
     move_numbered_items(20_000, 8, 8).await;
+}
+
+// ---- random interleavings, poll by poll ----
+
+mod model {
+    use super::*;
+    use proptest::prelude::*;
+    use std::pin::Pin;
+    use tokio_test::task::Spawn;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        TryPut,
+        TryGet,
+        StartPut,
+        StartGet,
+        StartJoin,
+        PollPut(usize),
+        PollGet(usize),
+        PollJoin(usize),
+        DropPut(usize),
+        DropGet(usize),
+        Close,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => Just(Op::TryPut),
+            3 => Just(Op::TryGet),
+            4 => Just(Op::StartPut),
+            4 => Just(Op::StartGet),
+            1 => Just(Op::StartJoin),
+            4 => any::<usize>().prop_map(Op::PollPut),
+            4 => any::<usize>().prop_map(Op::PollGet),
+            1 => any::<usize>().prop_map(Op::PollJoin),
+            2 => any::<usize>().prop_map(Op::DropPut),
+            2 => any::<usize>().prop_map(Op::DropGet),
+            1 => Just(Op::Close),
+        ]
+    }
+
+    type Task<'a, O> = Spawn<Pin<Box<dyn Future<Output = O> + 'a>>>;
+    type PutTask<'a> = (u32, Task<'a, Result<(), Closed<u32>>>);
+
+    /// Runs `ops` against one queue, checking after every step that items
+    /// come out in the order they went in, that no waiter is left unwoken
+    /// while it could proceed, and at the end that exactly the accepted items
+    /// (plus possibly those of puts dropped after they entered) came out once.
+    fn run(capacity: usize, ops: Vec<Op>) {
+        let queue = Queue::bounded(capacity);
+        let mut next = 0u32;
+        let (mut accepted, mut refused, mut dropped) = (Vec::new(), Vec::new(), Vec::new());
+        let mut delivered: Vec<u32> = Vec::new();
+        let mut puts: Vec<PutTask<'_>> = Vec::new();
+        let mut gets: Vec<Task<'_, Result<u32, QueueClosed>>> = Vec::new();
+        let mut joins: Vec<Task<'_, ()>> = Vec::new();
+        let put_done =
+            |v: u32, r: Result<(), Closed<u32>>, acc: &mut Vec<u32>, refd: &mut Vec<u32>| match r {
+                Ok(()) => acc.push(v),
+                Err(Closed(back)) => {
+                    assert_eq!(back, v, "a refused put gives its own item back");
+                    refd.push(v);
+                }
+            };
+        for op in ops {
+            match op {
+                Op::TryPut => {
+                    let v = next;
+                    next += 1;
+                    match queue.try_put(v) {
+                        Ok(()) => accepted.push(v),
+                        Err(TryPutError::Closed(back)) => {
+                            assert_eq!(back, v);
+                            refused.push(v);
+                        }
+                        Err(TryPutError::Full(back)) => {
+                            assert_eq!(back, v);
+                            let waiting = puts.iter().any(|(_, p)| !p.is_woken());
+                            assert!(
+                                queue.is_full() || waiting,
+                                "Full only when full or puts wait"
+                            );
+                            refused.push(v);
+                        }
+                    }
+                }
+                Op::TryGet => match queue.try_get() {
+                    Ok(v) => delivered.push(v),
+                    Err(TryGetError::Empty) => assert!(queue.is_empty() && !queue.is_closed()),
+                    Err(TryGetError::Closed) => assert!(queue.is_empty() && queue.is_closed()),
+                },
+                Op::StartPut => {
+                    let v = next;
+                    next += 1;
+                    let mut task: Task<'_, _> = spawn(Box::pin(queue.put(v)));
+                    match task.poll() {
+                        std::task::Poll::Ready(r) => put_done(v, r, &mut accepted, &mut refused),
+                        std::task::Poll::Pending => puts.push((v, task)),
+                    }
+                }
+                Op::StartGet => {
+                    let mut task: Task<'_, _> = spawn(Box::pin(queue.get()));
+                    match task.poll() {
+                        std::task::Poll::Ready(Ok(v)) => delivered.push(v),
+                        std::task::Poll::Ready(Err(QueueClosed)) => assert!(queue.is_closed()),
+                        std::task::Poll::Pending => gets.push(task),
+                    }
+                }
+                Op::StartJoin => {
+                    let mut task: Task<'_, ()> = spawn(Box::pin(queue.join()));
+                    if task.poll().is_pending() {
+                        joins.push(task);
+                    }
+                }
+                Op::PollPut(i) if !puts.is_empty() => {
+                    let i = i % puts.len();
+                    if let std::task::Poll::Ready(r) = puts[i].1.poll() {
+                        let (v, _) = puts.remove(i);
+                        put_done(v, r, &mut accepted, &mut refused);
+                    }
+                }
+                Op::PollGet(i) if !gets.is_empty() => {
+                    let i = i % gets.len();
+                    if let std::task::Poll::Ready(r) = gets[i].poll() {
+                        drop(gets.remove(i));
+                        if let Ok(v) = r {
+                            delivered.push(v);
+                        }
+                    }
+                }
+                Op::PollJoin(i) if !joins.is_empty() => {
+                    let i = i % joins.len();
+                    if joins[i].poll().is_ready() {
+                        drop(joins.remove(i));
+                    }
+                }
+                Op::DropPut(i) if !puts.is_empty() => dropped.push(puts.remove(i % puts.len()).0),
+                Op::DropGet(i) if !gets.is_empty() => drop(gets.remove(i % gets.len())),
+                Op::Close => {
+                    queue.close();
+                }
+                _ => {}
+            }
+            // Items leave in the order they entered.
+            assert!(delivered.windows(2).all(|w| w[0] < w[1]), "{delivered:?}");
+            assert!(queue.len() <= capacity);
+            // A put still waiting unwoken means the queue is full and open.
+            if puts.iter().any(|(_, p)| !p.is_woken()) {
+                assert!(queue.is_full() && !queue.is_closed());
+            }
+            // While items wait, as many waiting gets are woken as could take one.
+            let woken = gets.iter().filter(|g| g.is_woken()).count();
+            assert!(woken >= queue.len().min(gets.len()), "a wake-up was lost");
+            if queue.is_closed() {
+                assert!(gets.iter().all(|g| g.is_woken()));
+                if queue.is_empty() {
+                    assert!(joins.iter().all(|j| j.is_woken()));
+                }
+            }
+        }
+        queue.close();
+        for (v, mut put) in puts {
+            let r = assert_ready!(put.poll());
+            put_done(v, r, &mut accepted, &mut refused);
+        }
+        for mut get in gets {
+            if let Ok(v) = assert_ready!(get.poll()) {
+                delivered.push(v);
+            }
+        }
+        while let Ok(v) = queue.try_get() {
+            delivered.push(v);
+        }
+        for mut join in joins {
+            assert_ready!(join.poll());
+        }
+        assert!(delivered.windows(2).all(|w| w[0] < w[1]), "{delivered:?}");
+        let delivered: HashSet<u32> = delivered.into_iter().collect();
+        for v in &accepted {
+            assert!(delivered.contains(v), "accepted {v} was lost");
+        }
+        for v in &refused {
+            assert!(!delivered.contains(v), "refused {v} was delivered");
+        }
+        for v in &delivered {
+            assert!(
+                accepted.contains(v) || dropped.contains(v),
+                "{v} came from nowhere"
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(if cfg!(debug_assertions) { 500 } else { 5000 }))]
+
+        #[test]
+        fn random_interleavings_keep_order_wake_ups_and_items(
+            capacity in 1usize..4,
+            ops in proptest::collection::vec(op(), 1..80),
+        ) {
+            run(capacity, ops);
+        }
+    }
 }

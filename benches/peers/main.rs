@@ -2,10 +2,19 @@
 //! replaces, in one process and one run. See `harness.rs` for how to pick
 //! scenarios (`cargo bench -- queue`) and set repetitions.
 
+mod bytes;
+mod framings;
 mod harness;
+mod lines;
+mod memory;
+mod poller;
 mod queue;
 
 fn main() {
+    // The memory scenario's client and server processes are this binary too.
+    if memory::child_role() {
+        return;
+    }
     let h = harness::Harness::from_env();
     println!(
         "iochannels benchmarks: {} repetitions per contender, median shown; machine: {} cores",
@@ -13,4 +22,9 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     queue::run(&h);
+    bytes::run(&h);
+    lines::run(&h);
+    framings::run(&h);
+    poller::run(&h);
+    memory::run(&h);
 }

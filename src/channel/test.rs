@@ -53,7 +53,7 @@ pub struct TestChannel {
 ///
 /// ```
 /// use iochannels::Channel;
-/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// use tokio::io::AsyncReadExt;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> std::io::Result<()> {

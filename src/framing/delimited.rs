@@ -61,16 +61,15 @@ impl DelimitedScanner {
         }
         let delims = list
             .iter()
-            .map(|bytes| match bytes.len() {
-                0 => Err(EMPTY_DELIMITER),
-                1 => Ok(None),
-                _ => Ok(Some(Finder::new(bytes).into_owned())),
-            })
-            .zip(list)
-            .map(|(finder, bytes)| {
+            .map(|bytes| {
+                let finder = match bytes.len() {
+                    0 => return Err(EMPTY_DELIMITER),
+                    1 => None,
+                    _ => Some(Finder::new(bytes).into_owned()),
+                };
                 Ok(Delim {
                     bytes: bytes.clone(),
-                    finder: finder?,
+                    finder,
                     next: None,
                     from: 0,
                 })

@@ -4,7 +4,7 @@
 //! `b'\n'`, so a long line arriving in many small reads is searched once
 //! (O(n) in its length, not O(n²)); each frame costs one `memchr`.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use super::kind::{too_long, Scan};
 use crate::Result;
@@ -21,6 +21,34 @@ impl LineScanner {
     /// `Partial` (at least one byte longer than `buf`) if there is none.
     #[inline]
     pub(crate) fn scan(&mut self, buf: &[u8]) -> Scan {
+        match self.find(buf) {
+            Some(len) => Scan::Frame { header: 0, len },
+            None => Scan::Partial {
+                header: 0,
+                min_len: buf.len().saturating_add(1),
+                known: false,
+            },
+        }
+    }
+
+    /// The hot path of `decode`: the line at the start of `buf`, split off,
+    /// if it is all here and within `limit`. Anything else (no line yet, an
+    /// over-long one) is left to the general path, which sees the same line.
+    #[inline]
+    pub(crate) fn next_line(&mut self, buf: &mut BytesMut, limit: usize) -> Option<Bytes> {
+        let len = self.find(buf)?;
+        if len > limit {
+            return None;
+        }
+        self.searched = 0;
+        Some(buf.split_to(len).freeze())
+    }
+
+    /// The length of the line at the start of `buf` (through its `b'\n'`),
+    /// if it is all here. Each byte is searched once: the search starts
+    /// where the last one gave up.
+    #[inline]
+    fn find(&mut self, buf: &[u8]) -> Option<usize> {
         // A buffer shorter than what was searched was not only appended to:
         // search it all again.
         let from = if self.searched <= buf.len() {
@@ -32,33 +60,8 @@ impl LineScanner {
         match memchr::memchr(b'\n', rest) {
             Some(i) => {
                 self.searched = from + i;
-                Scan::Frame {
-                    header: 0,
-                    len: from + i + 1,
-                }
+                Some(from + i + 1)
             }
-            None => {
-                self.searched = buf.len();
-                Scan::Partial {
-                    header: 0,
-                    min_len: buf.len().saturating_add(1),
-                    known: false,
-                }
-            }
-        }
-    }
-
-    /// The length of the line at the start of `buf`, if it is all here.
-    #[inline]
-    pub(crate) fn find(&mut self, buf: &[u8]) -> Option<usize> {
-        let from = if self.searched <= buf.len() {
-            self.searched
-        } else {
-            0
-        };
-        let rest = buf.get(from..).unwrap_or_default();
-        match memchr::memchr(b'\n', rest) {
-            Some(i) => Some(from + i + 1),
             None => {
                 self.searched = buf.len();
                 None

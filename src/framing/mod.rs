@@ -105,9 +105,10 @@ pub enum Framing {
 ///
 /// The decoder keeps how far it has already searched the buffer, so a long
 /// frame arriving in many small reads is scanned once (O(n) overall). It
-/// assumes that between calls the caller only appends to the buffer; after
-/// changing the buffer in any other way, call [`set_framing`] to make it
-/// re-scan from the start.
+/// assumes that between calls the caller only appends to the buffer (moving
+/// the buffered bytes to another `BytesMut` is fine too); after removing or
+/// changing buffered bytes, call [`set_framing`] to make it re-scan from the
+/// start.
 ///
 /// A frame longer than the limit yields [`Error::FrameTooLong`] once, as soon
 /// as the buffered part passes the limit; the codec then skips the rest of
@@ -328,14 +329,11 @@ impl Decoder for FrameCodec {
     /// is invalid.
     #[inline]
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>> {
-        if self.discard.is_none() {
-            if let Kind::Lines(scanner) = &mut self.kind {
-                if let Some(len) = scanner.find(buf) {
-                    if len <= self.max_frame_len {
-                        scanner.reset();
-                        return Ok(Some(buf.split_to(len).freeze()));
-                    }
-                }
+        // The hot path, kept lean for the most common framing: a whole line
+        // within the limit while nothing is being skipped.
+        if let (Kind::Lines(scanner), None) = (&mut self.kind, self.discard) {
+            if let Some(line) = scanner.next_line(buf, self.max_frame_len) {
+                return Ok(Some(line));
             }
         }
         self.decode_frame(buf, false)
@@ -376,6 +374,11 @@ impl Encoder<&[u8]> for FrameCodec {
     /// of the delimiters, else with the first one appended. `Exact(n)`:
     /// verbatim, `item` must be `n` bytes. `LengthPrefixed`: the `u32`
     /// big-endian length, then `item`. Nothing is written on error.
+    ///
+    /// An item holding a delimiter inside reads back as several frames, and
+    /// with delimiters where one extends another (`[b"\r", b"\r\n"]`) an
+    /// item ending in the shorter one can read back joined to the next item's
+    /// first bytes; items free of delimiter bytes always read back as sent.
     ///
     /// # Errors
     ///

@@ -210,6 +210,26 @@ impl Channels {
         }
     }
 
+    /// Ends `id` now: queued output is dropped and `Closed { error: None }`
+    /// queued (unless its `Closed` is already queued).
+    pub(crate) fn abort(&mut self, id: ChannelId, events: &mut VecDeque<Event>) -> crate::Result<()> {
+        let entry = self.get_mut(id).ok_or(Error::Closed)?;
+        entry.out = WriteQueue::default();
+        entry.deadline = None;
+        let state = entry.state;
+        entry.state = State::Reported;
+        match state {
+            State::Open => events.push_back(Event::Closed { id, error: None }),
+            State::Draining => {
+                self.closing -= 1;
+                events.push_back(Event::Closed { id, error: None });
+            }
+            // Its `Closed` is queued already.
+            State::EofReported | State::Reported | State::Lingering => {}
+        }
+        Ok(())
+    }
+
     /// Called as `id`'s `Closed` event is yielded: the id is gone from now on.
     pub(crate) fn finalize(&mut self, id: ChannelId, limits: &Limits) {
         let Some(entry) = self.get_mut(id) else {
@@ -301,7 +321,6 @@ impl Channels {
                 Poll::Ready(Err(e)) => {
                     events.push_back(Event::Closed { id, error: Some(e) });
                     *state = State::Reported;
-                    return;
                 }
                 _ => {
                     if *paused && out.len() <= limits.low_water {

@@ -305,6 +305,37 @@ impl Poller {
         self.channels.close(id, &self.limits)
     }
 
+    /// Closes channel `id` at once: output still queued is dropped, reading
+    /// stops, and [`Event::Closed`] (`error: None`) follows. Use it for a peer
+    /// that does not read (`write` gave [`Error::QueueFull`](crate::Error::QueueFull)),
+    /// where a graceful [`close`](Poller::close) would wait for the close timeout.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`](crate::Error::Closed) if `id` is not registered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use iochannels::{Channel, Event, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let (channel, mut peer) = Channel::test();
+    /// let id = poller.register(channel.framed(Framing::Lines));
+    /// poller.write(id, "never sent\n")?;
+    /// poller.abort(id)?;
+    /// assert!(matches!(poller.next().await, Some(Event::Closed { error: None, .. })));
+    /// assert_eq!(peer.get(), "");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn abort(&mut self, id: ChannelId) -> Result<()> {
+        self.channels.abort(id, &mut self.events)
+    }
+
     /// Closes everything: every channel flushed and closed (each yields its
     /// [`Event::Closed`]), every server dropped. Afterwards `len()` is 0, the
     /// stream yields only the pending `Closed` events and then ends. Frames

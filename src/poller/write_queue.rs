@@ -1,29 +1,43 @@
-//! The bytes [`Poller::write`](crate::Poller::write) queued for one channel:
-//! kept as the `Bytes` the user gave (a broadcast shares one allocation
-//! among all receivers) and written with vectored writes.
+//! The bytes [`Poller::write`](crate::Poller::write) queued for one channel.
+//!
+//! Large writes are kept as the `Bytes` the user gave (a broadcast of a big
+//! frame shares one allocation among all receivers); small ones are copied
+//! into one contiguous tail buffer, so a flood of tiny frames costs its
+//! bytes and not a `Bytes` handle (and a shared allocation) per frame: the
+//! queue limit then bounds memory, not just payload.
+//!
+//! Chunks are written with plain `poll_write`, never `writev`: for sockets
+//! tokio's `poll_write` is `send(MSG_NOSIGNAL)`, while `writev` would raise
+//! SIGPIPE on a peer that is gone (pitfall 17).
 
 use std::collections::VecDeque;
-use std::io::IoSlice;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncWrite;
 
-/// Chunks handed to one `writev`.
-const MAX_SLICES: usize = 64;
+/// Writes shorter than this are copied into the tail instead of queued as a handle.
+const COPY_BELOW: usize = 512;
 
-/// Queued output of one channel.
+/// Queued output of one channel, in order: `chunks`, then `tail`.
 #[derive(Debug, Default)]
 pub(crate) struct WriteQueue {
     chunks: VecDeque<Bytes>,
+    tail: BytesMut,
     len: usize,
 }
 
 impl WriteQueue {
     pub(crate) fn push(&mut self, data: Bytes) {
-        if !data.is_empty() {
-            self.len += data.len();
+        if data.is_empty() {
+            return;
+        }
+        self.len += data.len();
+        if data.len() < COPY_BELOW {
+            self.tail.extend_from_slice(&data);
+        } else {
+            self.seal_tail();
             self.chunks.push_back(data);
         }
     }
@@ -37,8 +51,9 @@ impl WriteQueue {
         self.len == 0
     }
 
-    /// Hands the queued bytes over (to a `FramedChannel` being unregistered).
+    /// Hands the queued bytes over, in order (to a `FramedChannel` being unregistered).
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = Bytes> + '_ {
+        self.seal_tail();
         self.len = 0;
         self.chunks.drain(..)
     }
@@ -49,46 +64,33 @@ impl WriteQueue {
         cx: &mut Context<'_>,
         io: &mut W,
     ) -> Poll<std::io::Result<()>> {
-        while !self.chunks.is_empty() {
-            let n = if io.is_write_vectored() && self.chunks.len() > 1 {
-                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                let count = self
-                    .chunks
-                    .iter()
-                    .take(MAX_SLICES)
-                    .zip(slices.iter_mut())
-                    .map(|(c, s)| *s = IoSlice::new(c))
-                    .count();
-                ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]))?
-            } else {
-                let front = &self.chunks[0];
-                ready!(Pin::new(&mut *io).poll_write(cx, front))?
-            };
+        self.seal_tail();
+        while let Some(front) = self.chunks.front_mut() {
+            let n = ready!(Pin::new(&mut *io).poll_write(cx, front))?;
             if n == 0 {
                 return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
             }
-            self.advance(n);
+            self.len -= n;
+            if n >= front.len() {
+                self.chunks.pop_front();
+            } else {
+                front.advance(n);
+            }
         }
-        if self.chunks.capacity() > 4 * MAX_SLICES {
+        if self.chunks.capacity() > 64 {
             // A burst grew it; give the memory back now it is empty.
             self.chunks = VecDeque::new();
+        }
+        if self.tail.capacity() > 64 * 1024 {
+            self.tail = BytesMut::new();
         }
         Poll::Ready(Ok(()))
     }
 
-    fn advance(&mut self, mut n: usize) {
-        self.len -= n;
-        while n > 0 {
-            let Some(front) = self.chunks.front_mut() else {
-                return;
-            };
-            if n >= front.len() {
-                n -= front.len();
-                self.chunks.pop_front();
-            } else {
-                front.advance(n);
-                n = 0;
-            }
+    /// Moves the tail's bytes into the chunk list, so they keep their place in line.
+    fn seal_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
         }
     }
 }

@@ -9,8 +9,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::errors::{Closed, QueueClosed, TryPutError};
-use super::state::Shared;
+use super::errors::{Closed, QueueClosed, TryGetError};
+use super::state::{IfFull, Put as PutOutcome, Shared};
 
 /// Waits to put one item; see [`Queue::put`](super::Queue::put).
 pub(super) struct Put<'a, T> {
@@ -41,32 +41,25 @@ impl<T> Future for Put<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         if let Some(id) = this.parked {
-            let polled = this.shared.lock().poll_parked_put(id, cx.waker());
-            return match polled {
-                Poll::Ready(done) => {
+            return match this.shared.poll_parked_put(id, cx.waker()) {
+                Some(done) => {
                     this.parked = None;
                     Poll::Ready(done.map_err(Closed))
                 }
-                Poll::Pending => Poll::Pending,
+                None => Poll::Pending,
             };
         }
         let Some(item) = this.item.take() else {
             panic!("`Queue::put` future polled after it completed");
         };
-        let mut state = this.shared.lock();
-        match state.try_put(item) {
-            Ok(getter) => {
-                drop(state);
-                if let Some(getter) = getter {
-                    getter.wake();
-                }
-                Poll::Ready(Ok(()))
-            }
-            Err(TryPutError::Closed(item)) => Poll::Ready(Err(Closed(item))),
-            Err(TryPutError::Full(item)) => {
-                this.parked = Some(state.park_put(item, Some(cx.waker())));
+        match this.shared.put(item, IfFull::Park(Some(cx.waker()))) {
+            PutOutcome::Done => Poll::Ready(Ok(())),
+            PutOutcome::Parked(id) => {
+                this.parked = Some(id);
                 Poll::Pending
             }
+            // Parking never refuses for fullness: this is a close.
+            PutOutcome::Refused(refused) => Poll::Ready(Err(Closed(refused.into_inner()))),
         }
     }
 }
@@ -87,8 +80,7 @@ impl<T> Drop for Put<'_, T> {
 /// moved into the queue: never both, never neither.
 #[cold]
 pub(super) fn cancel_put<T>(shared: &Shared<T>, id: u64) {
-    let item = shared.lock().cancel_put(id);
-    drop(item);
+    drop(shared.cancel_put(id));
 }
 
 impl<T> fmt::Debug for Put<'_, T> {
@@ -149,22 +141,17 @@ pub(super) fn poll_get<T>(
     waiting: &mut Option<u64>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<T, QueueClosed>> {
-    let polled = shared.lock().poll_get(waiting, cx.waker());
-    match polled {
-        Poll::Ready(Ok((item, wake))) => {
-            wake.run();
-            Poll::Ready(Ok(item))
-        }
-        Poll::Ready(Err(closed)) => Poll::Ready(Err(closed)),
-        Poll::Pending => Poll::Pending,
+    match shared.take(Some((waiting, cx.waker()))) {
+        Ok(item) => Poll::Ready(Ok(item)),
+        Err(TryGetError::Closed) => Poll::Ready(Err(QueueClosed)),
+        Err(TryGetError::Empty) => Poll::Pending,
     }
 }
 
 /// Withdraws a get that waited, passing on a wake-up it would otherwise swallow.
 #[cold]
 pub(super) fn cancel_get<T>(shared: &Shared<T>, id: u64) {
-    let next = shared.lock().cancel_get(id);
-    if let Some(next) = next {
+    if let Some(next) = shared.cancel_get(id) {
         next.wake();
     }
 }
@@ -189,14 +176,18 @@ impl<T> Future for Join<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        this.shared.lock().poll_join(&mut this.waiting, cx.waker())
+        if this.shared.poll_join(&mut this.waiting, cx.waker()) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 }
 
 impl<T> Drop for Join<'_, T> {
     fn drop(&mut self) {
         if let Some(id) = self.waiting.take() {
-            self.shared.lock().cancel_join(id);
+            self.shared.cancel_join(id);
         }
     }
 }

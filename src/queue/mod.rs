@@ -31,8 +31,10 @@ use self::state::Shared;
 ///
 /// `Queue<T>` is `Send + Sync` when `T: Send`, works from any task of any
 /// runtime, and implements `Debug` whatever `T` is. Every operation is a
-/// short critical section under one `std::sync::Mutex`; a task is woken only
-/// when someone is waiting.
+/// short critical section under a `std::sync::Mutex`, one for the putting end
+/// and one for the getting end (items cross between them in whole batches),
+/// a task is woken only when someone is waiting, and no item is allocated
+/// for on its own.
 ///
 /// # Examples
 ///
@@ -69,8 +71,8 @@ pub struct Queue<T> {
 impl<T> Queue<T> {
     /// A queue that holds at most `capacity` items; `put` waits while it is full.
     ///
-    /// Room for up to 1024 items is reserved at once, so a queue of that size
-    /// or smaller never allocates when items are put.
+    /// The item buffers are reserved at once (for up to 1024 items each), so
+    /// those of a queue of that size or smaller never grow.
     ///
     /// # Panics
     ///
@@ -138,14 +140,7 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.try_get(), Err(TryGetError::Closed));
     /// ```
     pub fn close(&self) -> bool {
-        let wake = self.shared.lock().close();
-        match wake {
-            Some(wake) => {
-                wake.run();
-                true
-            }
-            None => false,
-        }
+        self.shared.close()
     }
 
     /// Whether the queue was closed (it may still hold items to get).
@@ -161,7 +156,7 @@ impl<T> Queue<T> {
     /// assert!(queue.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.shared.lock().is_closed()
+        self.shared.is_closed()
     }
 
     /// How many items are in the queue now.
@@ -180,7 +175,7 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.len(), 2);
     /// ```
     pub fn len(&self) -> usize {
-        self.shared.lock().len()
+        self.shared.len()
     }
 
     /// Whether the queue holds no item now.

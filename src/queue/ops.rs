@@ -8,8 +8,9 @@ use futures::sink::Sink;
 use futures::stream::FusedStream;
 
 use super::errors::{Closed, QueueClosed, TryGetError, TryPutError};
-use super::futures::{Get, Join, Put};
+use super::futures::{Get, Join, Put as PutFuture};
 use super::sink::QueueSink;
+use super::state::{IfFull, Put};
 use super::stream::QueueStream;
 use super::Queue;
 
@@ -56,7 +57,7 @@ impl<T> Queue<T> {
     /// # }
     /// ```
     pub fn put(&self, item: T) -> impl Future<Output = Result<(), Closed<T>>> + Debug + '_ {
-        Put::new(&self.shared, item)
+        PutFuture::new(&self.shared, item)
     }
 
     /// Puts `item` if that needs no waiting.
@@ -79,11 +80,11 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.try_put(3), Err(TryPutError::Closed(3)));
     /// ```
     pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
-        let getter = self.shared.lock().try_put(item)?;
-        if let Some(getter) = getter {
-            getter.wake();
+        match self.shared.put(item, IfFull::Refuse) {
+            Put::Done => Ok(()),
+            Put::Refused(refused) => Err(refused),
+            Put::Parked(_) => unreachable!("a put told to refuse never parks"),
         }
-        Ok(())
     }
 
     /// Takes the item at the front of the queue, waiting while it is empty.
@@ -146,9 +147,7 @@ impl<T> Queue<T> {
     /// assert_eq!(queue.try_get(), Err(TryGetError::Closed));
     /// ```
     pub fn try_get(&self) -> Result<T, TryGetError> {
-        let (item, wake) = self.shared.lock().try_get()?;
-        wake.run();
-        Ok(item)
+        self.shared.take(None)
     }
 
     /// Waits until the queue is closed and every item in it was taken.

@@ -9,8 +9,9 @@ use std::task::{Context, Poll};
 
 use futures::sink::Sink;
 
-use super::errors::{Closed, TryPutError};
+use super::errors::Closed;
 use super::futures::cancel_put;
+use super::state::{IfFull, Put};
 use super::Queue;
 
 /// Puts every item sent into the queue, in order, waiting for room.
@@ -48,32 +49,23 @@ impl<T> Sink<T> for QueueSink<T> {
 
     fn start_send(self: Pin<&mut Self>, item: T) -> Result<(), Closed<T>> {
         let this = self.get_mut();
-        let mut state = this.queue.shared.lock();
-        match state.try_put(item) {
-            Ok(getter) => {
-                drop(state);
-                if let Some(getter) = getter {
-                    getter.wake();
-                }
-                Ok(())
-            }
-            Err(TryPutError::Closed(item)) => Err(Closed(item)),
-            Err(TryPutError::Full(item)) => {
-                // No context here: the next poll_ready/poll_flush registers the waker.
-                let id = state.park_put(item, None);
+        // No context here: the next poll_ready/poll_flush supplies the waker.
+        match this.queue.shared.put(item, IfFull::Park(None)) {
+            Put::Done => Ok(()),
+            Put::Parked(id) => {
                 this.parked.push_back(id);
                 Ok(())
             }
+            Put::Refused(refused) => Err(Closed(refused.into_inner())),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Closed<T>>> {
         let this = self.get_mut();
         while let Some(&id) = this.parked.front() {
-            let polled = this.queue.shared.lock().poll_parked_put(id, cx.waker());
-            match polled {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(done) => {
+            match this.queue.shared.poll_parked_put(id, cx.waker()) {
+                None => return Poll::Pending,
+                Some(done) => {
                     this.parked.pop_front();
                     done.map_err(Closed)?;
                 }

@@ -1,28 +1,44 @@
-//! The queue's state machine: everything that lives behind its one
+//! The queue's state machine: two halves, each behind its own
 //! `std::sync::Mutex`, and every transition, each a short critical section
-//! that returns the wake-ups to run once the lock is released.
+//! that runs its wake-ups after releasing the locks.
 //!
-//! Invariants (while the lock is free):
-//! - `items.len() <= limit`.
-//! - Open and some put parked ⇒ the queue is full. Room is handed to the
-//!   oldest parked put in the same critical section that freed it, by moving
-//!   its item in; so puts enter in FIFO order, a new put never overtakes a
+//! The items form one FIFO split in two: [`Front`] holds the oldest (gets pop
+//! there) and [`Back`] the newest (puts push there). When the front runs dry
+//! a get swaps the two buffers, moving every waiting item across in O(1). So
+//! producers and consumers each take their own lock, and on a multi-thread
+//! runtime they rarely touch each other's cache lines.
+//!
+//! Lock order: front, then back. A put takes only the back lock; a get only
+//! the front one, unless it must swap, hand room to a parked put, release the
+//! joiners, or wait.
+//!
+//! Invariants (while no lock is held):
+//! - `back.front_len >= front.items.len()`: it is refreshed whenever both
+//!   locks are held, and the front only shrinks under its lock alone. So
+//!   `back.items.len() + back.front_len` bounds the length from above, and a
+//!   put that finds room by it truly has room; one that finds none checks
+//!   exactly under both locks before calling the queue full.
+//! - Some put parked (and open) ⇒ the queue is exactly full and
+//!   `front.putters_parked` is set (parking holds both locks). The get that
+//!   frees room moves the oldest parked put's item into the back in the same
+//!   critical section: puts enter in FIFO order, a new put never overtakes a
 //!   parked one, and a parked put has no wake-up in flight that could be lost.
-//! - A registered getter was registered while the queue was empty. Each item
-//!   put unregisters and wakes at most one getter; a woken getter either takes
-//!   an item, registers again, or (dropped) passes its wake-up to the next
-//!   getter if items remain. Items are never handed to a getter directly, so
-//!   a dropped `get` cannot lose one.
-//! - Closed is permanent. From then on nothing enters the queue (parked puts
-//!   keep their items until their futures take them back), and `join`ers are
-//!   woken once `items` is empty, which is then final.
+//! - A registered getter registered while both halves were empty, holding
+//!   both locks. Each item that enters (pushed, or moved in from a parked
+//!   put) unregisters and wakes at most one getter; a woken getter takes an
+//!   item, registers again, or (dropped) passes its wake-up to the next
+//!   getter if items remain. Items are never handed to a getter, so a
+//!   dropped `get` cannot lose one.
+//! - Closed (set in both halves at once) is permanent: nothing enters after
+//!   it, parked puts keep their items until their futures take them back, and
+//!   the joiners are released once both halves are empty, which is then final.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::task::{Poll, Waker};
+use std::task::Waker;
 
-use super::errors::{QueueClosed, TryGetError, TryPutError};
+use super::errors::{TryGetError, TryPutError};
 use super::waiters::{ParkedPuts, Waiters, Wake};
 
 /// Most slots reserved up front for a bounded queue; a larger one grows as it fills.
@@ -30,64 +46,47 @@ const PREALLOCATE_AT_MOST: usize = 1024;
 
 /// What the handles of one queue share.
 pub(super) struct Shared<T> {
-    state: Mutex<State<T>>,
-    /// `None` for an unbounded queue; kept outside the lock because it never changes.
+    front: CachePadded<Mutex<Front<T>>>,
+    back: CachePadded<Mutex<Back<T>>>,
+    /// `None` for an unbounded queue; outside the locks because it never changes.
     capacity: Option<usize>,
 }
 
-impl<T> Shared<T> {
-    pub(super) fn new(capacity: Option<usize>) -> Shared<T> {
-        let items = match capacity {
-            Some(cap) => VecDeque::with_capacity(cap.min(PREALLOCATE_AT_MOST)),
-            None => VecDeque::new(),
-        };
-        Shared {
-            state: Mutex::new(State {
-                items,
-                limit: capacity.unwrap_or(usize::MAX),
-                closed: false,
-                next_id: 0,
-                putters: ParkedPuts::default(),
-                getters: Waiters::default(),
-                joiners: Waiters::default(),
-            }),
-            capacity,
-        }
-    }
+/// Keeps its content on cache lines of its own (128 bytes: adjacent-line
+/// prefetchers pair 64-byte lines), so the consumers' lock and the
+/// producers' lock do not falsely share one.
+#[repr(align(128))]
+struct CachePadded<T>(T);
 
-    pub(super) fn capacity(&self) -> Option<usize> {
-        self.capacity
-    }
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
 
-    /// Locks the state.
-    ///
-    /// Poisoning is recovered from: no foreign code (item drops, wakers) runs
-    /// under the lock except `Waker::clone`, which every transition calls
-    /// before changing anything, so a panic cannot leave the state half-changed.
     #[inline]
-    pub(super) fn lock(&self) -> MutexGuard<'_, State<T>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn deref(&self) -> &T {
+        &self.0
     }
 }
 
-impl<T> fmt::Debug for Shared<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.lock();
-        f.debug_struct("Queue")
-            .field("len", &state.items.len())
-            .field("capacity", &self.capacity)
-            .field("closed", &state.closed)
-            .field("waiting_puts", &state.putters.len())
-            .field("waiting_gets", &state.getters.len())
-            .finish_non_exhaustive()
-    }
+/// The consumers' half.
+struct Front<T> {
+    /// The oldest items, in order.
+    items: VecDeque<T>,
+    /// A copy of `Back::closed`, so a get knows without the back lock when it
+    /// may have taken the last item.
+    closed: bool,
+    /// Set when a put parks; may stay set after the parked puts are gone
+    /// (cleared by the next get that looks), never clear while one is parked.
+    putters_parked: bool,
 }
 
-/// The locked state; see the module docs for its invariants.
-pub(super) struct State<T> {
+/// The producers' half, and every waiting list.
+struct Back<T> {
+    /// The newest items, in order, all after those of the front.
     items: VecDeque<T>,
     /// The capacity, or `usize::MAX` when unbounded.
     limit: usize,
+    /// At least the front's length (see the module invariants).
+    front_len: usize,
     closed: bool,
     /// The next waiter id: ids only grow, which keeps every waiting list sorted.
     next_id: u64,
@@ -96,186 +95,324 @@ pub(super) struct State<T> {
     joiners: Waiters,
 }
 
-impl<T> State<T> {
-    pub(super) fn len(&self) -> usize {
-        self.items.len()
-    }
+/// What a put that cannot enter at once should do.
+#[derive(Clone, Copy)]
+pub(super) enum IfFull<'a> {
+    /// Give the item back (`try_put`).
+    Refuse,
+    /// Park it in line, with this waker if there is one yet.
+    Park(Option<&'a Waker>),
+}
 
-    pub(super) fn is_closed(&self) -> bool {
-        self.closed
-    }
+/// How a put went.
+pub(super) enum Put<T> {
+    Done,
+    Parked(u64),
+    Refused(TryPutError<T>),
+}
 
+impl<T> Back<T> {
     fn new_id(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         id
     }
 
-    /// Puts `item` if that needs no waiting; returns the getter to wake.
     #[inline]
-    pub(super) fn try_put(&mut self, item: T) -> Result<Option<Waker>, TryPutError<T>> {
-        if self.closed {
-            return Err(TryPutError::Closed(item));
-        }
-        // Parked puts imply a full queue; testing them too keeps a new put
-        // behind them even if that invariant were ever broken.
-        if self.items.len() >= self.limit || !self.putters.is_empty() {
-            return Err(TryPutError::Full(item));
-        }
+    fn has_room(&self) -> bool {
+        self.putters.is_empty() && self.items.len() + self.front_len < self.limit
+    }
+
+    /// Pushes an item that has room; returns the getter to wake.
+    #[inline]
+    fn push(&mut self, item: T) -> Option<Waker> {
         self.items.push_back(item);
-        Ok(self.getters.pop_front())
+        self.getters.pop_front()
     }
+}
 
-    /// Parks a put that `try_put` found `Full`, behind every parked put.
-    ///
-    /// `waker` may be `None` (a sink's `start_send` has no context); the next
-    /// poll supplies it, and since that poll looks before it waits, nothing is missed.
-    pub(super) fn park_put(&mut self, item: T, waker: Option<&Waker>) -> u64 {
-        let waker = waker.cloned();
-        let id = self.new_id();
-        self.putters.push_back(id, item, waker);
-        id
-    }
-
-    /// Polls a parked put: `Ok` once its item was moved into the queue,
-    /// `Err(item)` if the queue was closed first.
-    pub(super) fn poll_parked_put(&mut self, id: u64, waker: &Waker) -> Poll<Result<(), T>> {
-        if self.closed {
-            return Poll::Ready(match self.putters.remove(id) {
-                Some(item) => Err(item),
-                None => Ok(()),
-            });
+impl<T> Shared<T> {
+    pub(super) fn new(capacity: Option<usize>) -> Shared<T> {
+        let reserve = capacity.map_or(0, |cap| cap.min(PREALLOCATE_AT_MOST));
+        Shared {
+            front: CachePadded(Mutex::new(Front {
+                // The two buffers trade places at every swap: both get room.
+                items: VecDeque::with_capacity(reserve),
+                closed: false,
+                putters_parked: false,
+            })),
+            back: CachePadded(Mutex::new(Back {
+                items: VecDeque::with_capacity(reserve),
+                limit: capacity.unwrap_or(usize::MAX),
+                front_len: 0,
+                closed: false,
+                next_id: 0,
+                putters: ParkedPuts::default(),
+                getters: Waiters::default(),
+                joiners: Waiters::default(),
+            })),
+            capacity,
         }
-        if self.putters.refresh(id, waker) {
-            Poll::Pending
+    }
+
+    pub(super) fn capacity(&self) -> Option<usize> {
+        self.capacity
+    }
+
+    // Poisoning is recovered from: no foreign code (item drops, wakers) runs
+    // under a lock except `Waker::clone`, which every transition calls before
+    // changing anything, so a panic cannot leave a half changed.
+    #[inline]
+    fn lock_front(&self) -> MutexGuard<'_, Front<T>> {
+        self.front.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    #[inline]
+    fn lock_back(&self) -> MutexGuard<'_, Back<T>> {
+        self.back.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Both halves, in lock order.
+    fn lock_both(&self) -> (MutexGuard<'_, Front<T>>, MutexGuard<'_, Back<T>>) {
+        let front = self.lock_front();
+        (front, self.lock_back())
+    }
+
+    /// Puts `item` if there is room and no parked put ahead; otherwise
+    /// refuses or parks it as `if_full` says.
+    #[inline]
+    pub(super) fn put(&self, item: T, if_full: IfFull<'_>) -> Put<T> {
+        let mut back = self.lock_back();
+        if back.closed {
+            return Put::Refused(TryPutError::Closed(item));
+        }
+        if back.has_room() {
+            let getter = back.push(item);
+            drop(back);
+            if let Some(getter) = getter {
+                getter.wake();
+            }
+            return Put::Done;
+        }
+        drop(back);
+        self.put_exact(item, if_full)
+    }
+
+    /// The put for when the back's estimate says full: decides exactly,
+    /// holding both locks.
+    #[cold]
+    fn put_exact(&self, item: T, if_full: IfFull<'_>) -> Put<T> {
+        let (mut front, mut back) = self.lock_both();
+        if back.closed {
+            return Put::Refused(TryPutError::Closed(item));
+        }
+        back.front_len = front.items.len();
+        if back.has_room() {
+            let getter = back.push(item);
+            drop((front, back));
+            if let Some(getter) = getter {
+                getter.wake();
+            }
+            return Put::Done;
+        }
+        match if_full {
+            IfFull::Refuse => Put::Refused(TryPutError::Full(item)),
+            IfFull::Park(waker) => {
+                let waker = waker.cloned();
+                let id = back.new_id();
+                back.putters.push_back(id, item, waker);
+                front.putters_parked = true;
+                Put::Parked(id)
+            }
+        }
+    }
+
+    /// Polls a parked put: `Some(Ok)` once its item entered the queue,
+    /// `Some(Err(item))` if the queue was closed first, `None` while it waits.
+    pub(super) fn poll_parked_put(&self, id: u64, waker: &Waker) -> Option<Result<(), T>> {
+        let mut back = self.lock_back();
+        if back.closed {
+            return Some(back.putters.remove(id).map_or(Ok(()), Err));
+        }
+        if back.putters.refresh(id, waker) {
+            None
         } else {
-            Poll::Ready(Ok(()))
+            Some(Ok(()))
         }
     }
 
     /// Withdraws a parked put: its item, or `None` if it already entered the
-    /// queue. The caller drops the item after unlocking.
+    /// queue. The caller drops the item once the lock is released.
     ///
     /// Nothing is passed on: room is only ever handed to a parked put by
-    /// moving its item in, so a parked put never holds a wake-up.
-    pub(super) fn cancel_put(&mut self, id: u64) -> Option<T> {
-        self.putters.remove(id)
+    /// moving its item in, so a parked put never holds a wake-up. A stale
+    /// `putters_parked` is harmless (see [`Front::putters_parked`]).
+    pub(super) fn cancel_put(&self, id: u64) -> Option<T> {
+        self.lock_back().putters.remove(id)
     }
 
-    /// Takes the oldest item if there is one, with the wake-ups that frees.
+    /// Takes the oldest item. With `waiter` (a get's id slot and waker), an
+    /// empty open queue registers it and answers `Empty`; an id it already
+    /// has keeps its place in line.
     #[inline]
-    pub(super) fn try_get(&mut self) -> Result<(T, Wake), TryGetError> {
-        match self.items.pop_front() {
-            Some(item) => Ok((item, self.after_take())),
-            None if self.closed => Err(TryGetError::Closed),
-            None => Err(TryGetError::Empty),
+    pub(super) fn take(
+        &self,
+        waiter: Option<(&mut Option<u64>, &Waker)>,
+    ) -> Result<T, TryGetError> {
+        let mut front = self.lock_front();
+        if let Some(item) = front.items.pop_front() {
+            let waited = waiter.as_ref().is_some_and(|(id, _)| id.is_some());
+            if front.putters_parked || (front.closed && front.items.is_empty()) || waited {
+                let mut back = self.lock_back();
+                let wake = after_take(&mut front, &mut back, waiter);
+                drop((front, back));
+                wake.run();
+            }
+            return Ok(item);
         }
+        self.take_from_back(front, waiter)
     }
 
-    /// Hands the room just freed to the oldest parked put, or, once closed
-    /// and drained, releases the joiners.
-    #[inline]
-    fn after_take(&mut self) -> Wake {
-        if self.closed {
-            let mut wake = Wake::default();
-            if self.items.is_empty() {
-                self.joiners.drain_into(&mut wake.many);
-            }
-            return wake;
+    /// The get for an empty front: swaps in the back's items, or waits.
+    fn take_from_back(
+        &self,
+        mut front: MutexGuard<'_, Front<T>>,
+        waiter: Option<(&mut Option<u64>, &Waker)>,
+    ) -> Result<T, TryGetError> {
+        let mut back = self.lock_back();
+        std::mem::swap(&mut front.items, &mut back.items);
+        if let Some(item) = front.items.pop_front() {
+            let wake = after_take(&mut front, &mut back, waiter);
+            drop((front, back));
+            wake.run();
+            return Ok(item);
         }
-        match self.putters.pop_front() {
-            Some(parked) => {
-                debug_assert!(self.items.len() < self.limit);
-                self.items.push_back(parked.item);
-                Wake::one(parked.waker)
+        back.front_len = 0;
+        if back.closed {
+            if let Some((Some(id), _)) = waiter.map(|(id, w)| (id.take(), w)) {
+                back.getters.remove(id);
             }
-            None => Wake::default(),
+            return Err(TryGetError::Closed);
         }
-    }
-
-    /// Polls a get: an item, `QueueClosed` once closed and drained, or
-    /// `Pending` with the getter registered under `waiting` (given an id on
-    /// its first wait, kept across wake-ups so it keeps its place).
-    #[inline]
-    pub(super) fn poll_get(
-        &mut self,
-        waiting: &mut Option<u64>,
-        waker: &Waker,
-    ) -> Poll<Result<(T, Wake), QueueClosed>> {
-        let got = match self.try_get() {
-            Ok(got) => Ok(got),
-            Err(TryGetError::Closed) => Err(QueueClosed),
-            Err(TryGetError::Empty) => {
-                let id = match *waiting {
-                    Some(id) => id,
-                    None => {
-                        let id = self.new_id();
-                        *waiting = Some(id);
-                        id
-                    }
-                };
-                self.getters.register(id, waker);
-                return Poll::Pending;
-            }
-        };
-        if let Some(id) = waiting.take() {
-            // Still registered if this poll was not caused by our wake-up;
-            // then the wake-up that brought the item went to someone else.
-            self.getters.remove(id);
+        if let Some((id, waker)) = waiter {
+            let id = *id.get_or_insert_with(|| back.new_id());
+            back.getters.register(id, waker);
         }
-        Poll::Ready(got)
+        Err(TryGetError::Empty)
     }
 
     /// Withdraws a waiting get; returns the getter to wake in its place.
     ///
     /// A getter that is no longer registered was woken for an item it will
     /// now never take: if items remain, that wake-up goes to the next getter.
-    pub(super) fn cancel_get(&mut self, id: u64) -> Option<Waker> {
-        if self.getters.remove(id) || self.items.is_empty() {
+    pub(super) fn cancel_get(&self, id: u64) -> Option<Waker> {
+        let (front, mut back) = self.lock_both();
+        if back.getters.remove(id) || (front.items.is_empty() && back.items.is_empty()) {
             return None;
         }
-        self.getters.pop_front()
+        back.getters.pop_front()
     }
 
-    /// Polls a join: ready once closed and drained.
-    pub(super) fn poll_join(&mut self, waiting: &mut Option<u64>, waker: &Waker) -> Poll<()> {
-        if self.closed && self.items.is_empty() {
+    /// Whether the queue is closed and drained; if not, registers the joiner.
+    pub(super) fn poll_join(&self, waiting: &mut Option<u64>, waker: &Waker) -> bool {
+        let (front, mut back) = self.lock_both();
+        if back.closed && front.items.is_empty() && back.items.is_empty() {
             if let Some(id) = waiting.take() {
-                self.joiners.remove(id);
+                back.joiners.remove(id);
             }
-            return Poll::Ready(());
+            return true;
         }
-        let id = match *waiting {
-            Some(id) => id,
-            None => {
-                let id = self.new_id();
-                *waiting = Some(id);
-                id
-            }
-        };
-        self.joiners.register(id, waker);
-        Poll::Pending
+        let id = *waiting.get_or_insert_with(|| back.new_id());
+        back.joiners.register(id, waker);
+        false
     }
 
     /// Withdraws a waiting join (joiners are all woken together: nothing to pass on).
-    pub(super) fn cancel_join(&mut self, id: u64) {
-        self.joiners.remove(id);
+    pub(super) fn cancel_join(&self, id: u64) {
+        self.lock_back().joiners.remove(id);
     }
 
-    /// Closes the queue; `None` if it already was. Wakes every getter (they
-    /// take what is left, then fail), every parked put (they take their
-    /// items back) and, if nothing is left, every joiner.
-    pub(super) fn close(&mut self) -> Option<Wake> {
-        if self.closed {
-            return None;
+    /// Closes the queue; false if it already was. Wakes every getter (they
+    /// take what is left, then fail), every parked put (they take their items
+    /// back) and, if nothing is left, every joiner.
+    pub(super) fn close(&self) -> bool {
+        let (mut front, mut back) = self.lock_both();
+        if back.closed {
+            return false;
         }
-        self.closed = true;
+        back.closed = true;
+        front.closed = true;
         let mut wake = Wake::default();
-        self.getters.drain_into(&mut wake.many);
-        self.putters.take_wakers_into(&mut wake.many);
-        if self.items.is_empty() {
-            self.joiners.drain_into(&mut wake.many);
+        back.getters.drain_into(&mut wake.many);
+        back.putters.take_wakers_into(&mut wake.many);
+        if front.items.is_empty() && back.items.is_empty() {
+            back.joiners.drain_into(&mut wake.many);
         }
-        Some(wake)
+        drop((front, back));
+        wake.run();
+        true
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        self.lock_back().closed
+    }
+
+    pub(super) fn len(&self) -> usize {
+        let (front, back) = self.lock_both();
+        front.items.len() + back.items.len()
+    }
+}
+
+/// After an item was taken, holding both locks: hands the room to parked
+/// puts (oldest first), or, once closed and drained, releases the joiners;
+/// unregisters the getter if it was still registered (a poll its wake-up
+/// did not cause: that wake-up went to someone else, nothing is lost).
+fn after_take<T>(
+    front: &mut Front<T>,
+    back: &mut Back<T>,
+    waiter: Option<(&mut Option<u64>, &Waker)>,
+) -> Wake {
+    let mut wake = Wake::default();
+    if let Some((Some(id), _)) = waiter.map(|(id, w)| (id.take(), w)) {
+        back.getters.remove(id);
+    }
+    if back.closed {
+        if front.items.is_empty() && back.items.is_empty() {
+            back.joiners.drain_into(&mut wake.many);
+        }
+    } else {
+        while front.items.len() + back.items.len() < back.limit {
+            let Some(parked) = back.putters.pop_front() else {
+                break;
+            };
+            back.items.push_back(parked.item);
+            match (&wake.one, parked.waker) {
+                (None, waker) => wake.one = waker,
+                (Some(_), Some(waker)) => wake.many.push(waker),
+                (Some(_), None) => {}
+            }
+            // An item entering is an item put: it announces itself to a
+            // waiting getter like any other (one may have registered before
+            // the queue filled up, while this getter was woken for another).
+            if let Some(getter) = back.getters.pop_front() {
+                wake.many.push(getter);
+            }
+        }
+        front.putters_parked = !back.putters.is_empty();
+    }
+    back.front_len = front.items.len();
+    wake
+}
+
+impl<T> fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (front, back) = self.lock_both();
+        f.debug_struct("Queue")
+            .field("len", &(front.items.len() + back.items.len()))
+            .field("capacity", &self.capacity)
+            .field("closed", &back.closed)
+            .field("waiting_puts", &back.putters.len())
+            .field("waiting_gets", &back.getters.len())
+            .finish_non_exhaustive()
     }
 }

@@ -20,11 +20,6 @@ impl Waiters {
         self.list.len()
     }
 
-    #[inline]
-    pub(super) fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
-
     fn find(&self, id: u64) -> Result<usize, usize> {
         self.list.binary_search_by_key(&id, |(i, _)| *i)
     }
@@ -107,7 +102,7 @@ impl<T> ParkedPuts<T> {
 
     /// Parks a put behind every earlier one; `id` must be newer than all of them.
     pub(super) fn push_back(&mut self, id: u64, item: T, waker: Option<Waker>) {
-        debug_assert!(self.list.back().map_or(true, |p| p.id < id));
+        debug_assert!(self.list.back().is_none_or(|p| p.id < id));
         self.list.push_back(Parked { id, item, waker });
     }
 
@@ -155,14 +150,6 @@ pub(super) struct Wake {
 }
 
 impl Wake {
-    #[inline]
-    pub(super) fn one(waker: Option<Waker>) -> Wake {
-        Wake {
-            one: waker,
-            many: Vec::new(),
-        }
-    }
-
     #[inline]
     pub(super) fn run(self) {
         if let Some(waker) = self.one {
