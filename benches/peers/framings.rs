@@ -32,7 +32,7 @@ pub fn run(h: &Harness) {
     }
     let n = env_usize("IOCHANNELS_BENCH_FRAMINGS_N", DEFAULT_N);
     println!("\n# framings: {n} frames of {PAYLOAD} B payload per run, current_thread runtime");
-    let rt = runtime(0);
+    let rt = &runtime(0);
     let reps = h.reps;
 
     // Delimited, two delimiters, one of them two bytes long.
@@ -46,7 +46,7 @@ pub fn run(h: &Harness) {
             "frames/s",
             n as u64,
         ));
-        iochannels_rows(&rt, reps, &mut table, &input, &framing, &expected);
+        iochannels_rows(rt, reps, &mut table, &input, &framing, &expected);
         table.time("tokio-util AnyDelimiterCodec(\\n;)", reps, || {
             timed(&rt, &expected, "AnyDelimiterCodec", || {
                 drain_framed_read(&input, AnyDelimiterCodec::new(b"\n;".to_vec(), vec![]), 1)
@@ -66,7 +66,7 @@ pub fn run(h: &Harness) {
             "frames/s",
             n as u64,
         ));
-        iochannels_rows(&rt, reps, &mut table, &input, &framing, &expected);
+        iochannels_rows(rt, reps, &mut table, &input, &framing, &expected);
         table.time("tokio-util AnyDelimiterCodec(\\n;|)", reps, || {
             timed(&rt, &expected, "AnyDelimiterCodec", || {
                 let codec = AnyDelimiterCodec::new(b"\n;|".to_vec(), vec![]);
@@ -83,13 +83,13 @@ pub fn run(h: &Harness) {
         for frame in input.chunks(PAYLOAD) {
             expected.add(frame, 0);
         }
+        let framing = Framing::Exact(PAYLOAD);
         let mut table = Rows::new(Table::new(
             format!("framings: Exact({PAYLOAD}), {n} frames"),
             "frames/s",
             n as u64,
         ));
-        let framing = Framing::Exact(PAYLOAD);
-        iochannels_rows(&rt, reps, &mut table, &input, &framing, &expected);
+        iochannels_rows(rt, reps, &mut table, &input, &framing, &expected);
         table.time("read_exact(64) loop on BufReader", reps, || {
             timed(&rt, &expected, "read_exact", || read_exact_loop(&input))
         });

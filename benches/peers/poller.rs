@@ -49,7 +49,7 @@ pub fn run(h: &Harness) {
         "\n# poller: {total} lines of {LINE} B per case over Channel::test() pairs, \
          current_thread runtime"
     );
-    let rt = runtime(0);
+    let rt = &runtime(0);
     for n in [100, 1_000, 10_000] {
         for active_pct in [100, 1] {
             let active = (n * active_pct / 100).max(1);

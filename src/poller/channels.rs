@@ -212,7 +212,11 @@ impl Channels {
 
     /// Ends `id` now: queued output is dropped and `Closed { error: None }`
     /// queued (unless its `Closed` is already queued).
-    pub(crate) fn abort(&mut self, id: ChannelId, events: &mut VecDeque<Event>) -> crate::Result<()> {
+    pub(crate) fn abort(
+        &mut self,
+        id: ChannelId,
+        events: &mut VecDeque<Event>,
+    ) -> crate::Result<()> {
         let entry = self.get_mut(id).ok_or(Error::Closed)?;
         entry.out = WriteQueue::default();
         entry.deadline = None;
