@@ -54,7 +54,7 @@ mod queue;
 
 pub use crate::channel::{Channel, PipeChannel, ProcessChannel, TestChannel, TestPeer};
 pub use crate::error::{Error, Result};
-pub use crate::framed::FramedChannel;
+pub use crate::framed::{Connecting, FramedChannel};
 pub use crate::framing::{FrameCodec, Framing, DEFAULT_MAX_FRAME_LEN};
 pub use crate::poller::{ChannelId, Event, Listener, PeerAddr, Poller, ServerId};
 pub use crate::queue::{Closed, Queue, QueueClosed, TryGetError, TryPutError};

@@ -198,6 +198,42 @@ impl Channel {
             .into())
     }
 
+    /// Connects like [`connect_tcp`](Channel::connect_tcp), giving up after
+    /// `timeout` (over all the addresses tried).
+    ///
+    /// # Errors
+    ///
+    /// As [`connect_tcp`](Channel::connect_tcp); past the timeout an
+    /// `Error::Io` of kind `TimedOut` saying how long it waited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iochannels::Channel;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let channel = Channel::connect_tcp_timeout(listener.local_addr()?, Duration::from_secs(5)).await?;
+    /// assert!(matches!(channel, Channel::Tcp(_)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_tcp_timeout(
+        addr: impl ToSocketAddrs,
+        timeout: std::time::Duration,
+    ) -> Result<Channel> {
+        match tokio::time::timeout(timeout, Channel::connect_tcp(addr)).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("connecting timed out after {timeout:?}"),
+            )
+            .into()),
+        }
+    }
+
     /// Connects to a Unix stream socket at `path`.
     ///
     /// # Errors
@@ -296,6 +332,23 @@ impl Channel {
             Channel::Unix(c) => Some(c.as_raw_fd()),
             Channel::Process(c) => c.stdout_fd(),
             Channel::Test(_) => None,
+        }
+    }
+
+    /// Whether the channel has a read side (a pipe may have only a sink).
+    pub fn has_reader(&self) -> bool {
+        match self {
+            Channel::Pipe(c) => c.has_reader(),
+            _ => true,
+        }
+    }
+
+    /// Whether the channel has a write side (a pipe may have only a faucet,
+    /// or have shut its sink down).
+    pub fn has_writer(&self) -> bool {
+        match self {
+            Channel::Pipe(c) => c.has_writer(),
+            _ => true,
         }
     }
 

@@ -2,23 +2,31 @@
 //! over any [`Channel`]. Its public face lives here; the read buffer and
 //! decode loop in `reader.rs`, the write buffer in `writer.rs`.
 
+mod close;
+mod connecting;
 mod reader;
+mod stream_sink;
 mod writer;
 
 use std::fmt;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::task::noop_waker_ref;
-use futures::{Sink, Stream};
 
 use tokio::io::AsyncWrite;
-use tokio_util::codec::Encoder;
 
+use self::close::{Ending, DEFAULT_CLOSE_TIMEOUT};
 use self::reader::Reader;
-use self::writer::{WriteState, Writer, SINK_HIGH_WATER};
+use self::writer::Writer;
+
+pub use self::connecting::Connecting;
+
+/// Most bytes [`FramedChannel::queue`] lets wait by default (kaa's `queue_size`).
+const DEFAULT_QUEUE_LIMIT: usize = 8 * 1024 * 1024;
 use crate::{Channel, Error, FrameCodec, Framing, Result};
 
 /// A [`Channel`] that reads frames and writes bytes: the seeds' channel.
@@ -66,8 +74,14 @@ pub struct FramedChannel {
     codec: FrameCodec,
     reader: Reader,
     writer: Writer,
-    /// `close()` has run: every read and write is `Err(Closed)`.
+    /// `close()` or `abort()` has run: every read and write is `Err(Closed)`.
     closed: bool,
+    /// How it ended, once it has: local close, or the peer / an error.
+    ending: Option<Ending>,
+    /// How long a graceful `close()` may wait for pending writes.
+    close_timeout: Duration,
+    /// Most bytes `queue` lets wait in the write buffer.
+    queue_limit: usize,
 }
 
 impl FramedChannel {
@@ -91,6 +105,9 @@ impl FramedChannel {
             reader: Reader::new(),
             writer: Writer::new(),
             closed: false,
+            ending: None,
+            close_timeout: DEFAULT_CLOSE_TIMEOUT,
+            queue_limit: DEFAULT_QUEUE_LIMIT,
         }
     }
 
@@ -106,6 +123,9 @@ impl FramedChannel {
         let polled = self
             .reader
             .poll_frame(cx, &mut self.channel, &mut self.codec);
+        if let Poll::Ready(Ok(None) | Err(Error::Io(_))) = &polled {
+            self.ending.get_or_insert(Ending::Remote);
+        }
         polled.map_err(|e| self.name_endpoint(e))
     }
 
@@ -264,66 +284,16 @@ impl FramedChannel {
         std::future::poll_fn(|cx| self.poll_flush_sink(cx)).await
     }
 
-    pub(crate) fn poll_flush_sink(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let flushed = ready!(self.writer.poll_flush(cx, &mut self.channel));
-        Poll::Ready(flushed.map_err(|e| self.name_endpoint(e)))
-    }
-
-    /// Flushes pending writes, then sends EOF to the peer; reading goes on.
-    ///
-    /// This is a half-close: the peer sees the end of our output, and can
-    /// still answer. Later writes fail with [`Error::Closed`]. Idempotent.
+    /// Queues `data` to be written verbatim, without waiting; it goes out
+    /// with the next [`flush`](FramedChannel::flush), `write` or `close`,
+    /// in order. kaa's write queue: past the queue limit (8 MiB unless
+    /// [`set_queue_limit`](FramedChannel::set_queue_limit) says otherwise)
+    /// the write is refused rather than grow memory.
     ///
     /// # Errors
     ///
-    /// As [`write`](FramedChannel::write), for the pending writes.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: calling it again finishes the job.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use iochannels::{Channel, Framing};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> iochannels::Result<()> {
-    /// let mut cat = Channel::spawn(&mut tokio::process::Command::new("cat"))?.framed(Framing::Lines);
-    /// cat.write(b"last words").await?;
-    /// cat.shutdown_write().await?;
-    /// assert_eq!(cat.read().await?.as_deref(), Some(&b"last words"[..]));
-    /// assert_eq!(cat.read().await?, None);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn shutdown_write(&mut self) -> Result<()> {
-        std::future::poll_fn(|cx| self.poll_shutdown_write(cx)).await
-    }
-
-    fn poll_shutdown_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        if self.writer.state == WriteState::Shut {
-            return Poll::Ready(Ok(()));
-        }
-        ready!(self.poll_flush_sink(cx))?;
-        let shut = ready!(Pin::new(&mut self.channel).poll_shutdown(cx));
-        self.writer.state = WriteState::Shut;
-        Poll::Ready(shut.map_err(|e| self.name_endpoint(Error::from_io_write(e))))
-    }
-
-    /// Closes the channel gracefully: flushes pending writes, sends EOF, and
-    /// ends reading. Afterwards `read`, `try_read` and `write` return
-    /// [`Error::Closed`]. Idempotent: a second call returns `Ok(())`.
-    ///
-    /// # Errors
-    ///
-    /// If the pending writes could not be sent (the peer is gone:
-    /// [`Error::Closed`]; another failure: [`Error::Io`]) the channel is
-    /// closed all the same and the error says the data was not delivered.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: calling it again finishes the job.
+    /// [`Error::QueueFull`] past the limit (nothing is queued then);
+    /// [`Error::Closed`] after `close()` or `shutdown_write()`.
     ///
     /// # Examples
     ///
@@ -333,33 +303,36 @@ impl FramedChannel {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> iochannels::Result<()> {
     /// let (channel, mut peer) = Channel::test();
-    /// let mut framed = channel.framed(Framing::Bytes);
-    /// framed.close().await?;
-    /// framed.close().await?;
-    /// assert!(matches!(framed.write(b"late").await, Err(Error::Closed)));
-    /// assert!(matches!(framed.read().await, Err(Error::Closed)));
-    /// assert_eq!(peer.get(), "");
+    /// let mut framed = channel.framed(Framing::Lines);
+    /// framed.set_queue_limit(8);
+    /// framed.queue(b"hello\n")?;
+    /// assert!(matches!(framed.queue(b"world\n"), Err(Error::QueueFull { limit: 8 })));
+    /// assert_eq!(framed.write_buffer_len(), 6);
+    /// framed.flush().await?;
+    /// assert_eq!(peer.get(), "hello\n");
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn close(&mut self) -> Result<()> {
-        std::future::poll_fn(|cx| self.poll_shutdown_for_close(cx)).await
-    }
-
-    pub(crate) fn poll_shutdown_for_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        if self.closed {
-            return Poll::Ready(Ok(()));
+    pub fn queue(&mut self, data: impl AsRef<[u8]>) -> Result<()> {
+        self.check_writable()?;
+        let data = data.as_ref();
+        if self.writer.buf.len() + data.len() > self.queue_limit {
+            return Err(Error::QueueFull {
+                limit: self.queue_limit,
+            });
         }
-        let shut = ready!(self.poll_shutdown_write(cx));
-        self.closed = true;
-        self.reader.finish();
-        self.writer.buf = BytesMut::new();
-        Poll::Ready(shut)
+        self.writer.buf.extend_from_slice(data);
+        Ok(())
     }
 
-    /// Whether `close()` has been called.
-    pub fn is_closed(&self) -> bool {
-        self.closed
+    /// Sets the most bytes [`queue`](FramedChannel::queue) lets wait (default 8 MiB).
+    pub fn set_queue_limit(&mut self, limit: usize) {
+        self.queue_limit = limit;
+    }
+
+    pub(crate) fn poll_flush_sink(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let flushed = ready!(self.writer.poll_flush(cx, &mut self.channel));
+        Poll::Ready(flushed.map_err(|e| self.name_endpoint(e)))
     }
 
     /// The current framing.
@@ -532,13 +505,6 @@ impl FramedChannel {
         self.writer.buf.extend_from_slice(data);
     }
 
-    fn check_writable(&self) -> Result<()> {
-        if self.closed {
-            return Err(Error::Closed);
-        }
-        self.writer.check_open()
-    }
-
     /// Adds the endpoint's description to I/O errors.
     pub(crate) fn name_endpoint(&self, e: Error) -> Error {
         match e {
@@ -557,47 +523,5 @@ impl fmt::Debug for FramedChannel {
             .field("write_buffered", &self.writer.buf.len())
             .field("closed", &self.closed)
             .finish()
-    }
-}
-
-impl Stream for FramedChannel {
-    type Item = Result<Bytes>;
-
-    /// Frames and errors; `None` at the end of input or after `close()`.
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
-        let this = self.get_mut();
-        if this.closed || !this.reader.has_more() {
-            return Poll::Ready(None);
-        }
-        this.poll_read_frame(cx).map(Result::transpose)
-    }
-}
-
-impl Sink<Bytes> for FramedChannel {
-    type Error = Error;
-
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        let this = self.get_mut();
-        this.check_writable()?;
-        if this.writer.buf.len() >= SINK_HIGH_WATER {
-            ready!(this.poll_flush_sink(cx))?;
-        }
-        Poll::Ready(Ok(()))
-    }
-
-    /// Encodes `item` as one frame of the current framing (see [`Framing`]).
-    fn start_send(self: Pin<&mut Self>, item: Bytes) -> Result<()> {
-        let this = self.get_mut();
-        this.check_writable()?;
-        this.codec.encode(item, &mut this.writer.buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        self.get_mut().poll_flush_sink(cx)
-    }
-
-    /// The same as [`FramedChannel::close`].
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        self.get_mut().poll_shutdown_for_close(cx)
     }
 }

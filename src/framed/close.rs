@@ -1,0 +1,233 @@
+//! Ending a [`FramedChannel`]: half-close, graceful close with a deadline,
+//! immediate abort, and how it ended (kaa's `closed(expected)`).
+//!
+//! A graceful close must not hang on a peer that stops reading (pitfall
+//! 14): `close()` gives up after the close timeout (10 s by default), closes
+//! anyway and says how many bytes were left unsent.
+
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures::task::noop_waker_ref;
+use tokio::io::AsyncWrite;
+
+use super::writer::WriteState;
+use super::FramedChannel;
+use crate::{Error, Result};
+
+/// How long `close()` waits for pending writes by default.
+pub(crate) const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a channel ended, as far as it knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// A local `close()` or `abort()`: expected.
+    Local,
+    /// The peer ended its output, or reading failed: not expected.
+    Remote,
+}
+
+impl FramedChannel {
+    /// Flushes pending writes, then sends EOF to the peer; reading goes on.
+    ///
+    /// This is a half-close: the peer sees the end of our output, and can
+    /// still answer. Later writes fail with [`Error::Closed`]. Idempotent.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](FramedChannel::write), for the pending writes.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: calling it again finishes the job.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut cat = Channel::spawn(&mut tokio::process::Command::new("cat"))?.framed(Framing::Lines);
+    /// cat.write(b"last words").await?;
+    /// cat.shutdown_write().await?;
+    /// assert_eq!(cat.read().await?.as_deref(), Some(&b"last words"[..]));
+    /// assert_eq!(cat.read().await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn shutdown_write(&mut self) -> Result<()> {
+        std::future::poll_fn(|cx| self.poll_shutdown_write(cx)).await
+    }
+
+    fn poll_shutdown_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.writer.state == WriteState::Shut {
+            return Poll::Ready(Ok(()));
+        }
+        ready!(self.poll_flush_sink(cx))?;
+        let shut = ready!(Pin::new(&mut self.channel).poll_shutdown(cx));
+        self.writer.state = WriteState::Shut;
+        Poll::Ready(shut.map_err(|e| self.name_endpoint(Error::from_io_write(e))))
+    }
+
+    /// Closes the channel gracefully: flushes pending writes, sends EOF, and
+    /// ends reading. Afterwards `read`, `try_read` and `write` return
+    /// [`Error::Closed`]. Idempotent: a second call returns `Ok(())`.
+    ///
+    /// A peer that stops reading cannot hold it up for ever: after the close
+    /// timeout (10 s unless [`set_close_timeout`](FramedChannel::set_close_timeout)
+    /// says otherwise) the pending writes are dropped and the channel is
+    /// closed all the same.
+    ///
+    /// # Errors
+    ///
+    /// If the pending writes could not be sent (the peer is gone:
+    /// [`Error::Closed`]; the deadline passed: [`Error::Io`] of kind
+    /// `TimedOut` saying how many bytes were unsent; another failure:
+    /// [`Error::Io`]) the channel is closed all the same and the error says
+    /// the data was not delivered.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: calling it again finishes the job.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Error, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let (channel, mut peer) = Channel::test();
+    /// let mut framed = channel.framed(Framing::Bytes);
+    /// framed.close().await?;
+    /// framed.close().await?;
+    /// assert!(matches!(framed.write(b"late").await, Err(Error::Closed)));
+    /// assert!(matches!(framed.read().await, Err(Error::Closed)));
+    /// assert_eq!(peer.get(), "");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn close(&mut self) -> Result<()> {
+        let timeout = self.close_timeout;
+        let graceful = std::future::poll_fn(|cx| self.poll_shutdown_for_close(cx));
+        match tokio::time::timeout(timeout, graceful).await {
+            Ok(result) => result,
+            Err(_) => {
+                let unsent = self.writer.buf.len();
+                self.abort();
+                Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "{}: graceful close gave up after {timeout:?} with {unsent} bytes unsent: the peer is not reading",
+                        self.endpoint
+                    ),
+                )))
+            }
+        }
+    }
+
+    /// Closes the channel now: pending writes are dropped, EOF is sent if
+    /// that can be done without waiting, reading ends. Afterwards every
+    /// call returns [`Error::Closed`], as after [`close`](FramedChannel::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use futures::SinkExt;
+    /// use iochannels::{Channel, Error, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let (channel, mut peer) = Channel::test();
+    /// let mut framed = channel.framed(Framing::Lines);
+    /// framed.feed(Bytes::from_static(b"never sent")).await?;
+    /// framed.abort();
+    /// assert_eq!(peer.get(), "");
+    /// assert_eq!(framed.closed_expected(), Some(true));
+    /// assert!(matches!(framed.write(b"x").await, Err(Error::Closed)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn abort(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.writer.buf = BytesMut::new();
+        if self.writer.state == WriteState::Open {
+            // One try: shutdown(2) on a socket, closing a pipe or a child's stdin never waits.
+            let mut cx = Context::from_waker(noop_waker_ref());
+            let _ = Pin::new(&mut self.channel).poll_shutdown(&mut cx);
+            self.writer.state = WriteState::Shut;
+        }
+        self.mark_closed();
+    }
+
+    /// Sets how long [`close`](FramedChannel::close) may wait for pending
+    /// writes before it gives up (default 10 s).
+    pub fn set_close_timeout(&mut self, timeout: Duration) {
+        self.close_timeout = timeout;
+    }
+
+    /// How the channel ended, as kaa's `closed(expected)` tells: `None` while
+    /// it has not; `Some(true)` after a local [`close`](FramedChannel::close)
+    /// or [`abort`](FramedChannel::abort); `Some(false)` once the peer ended
+    /// its output (a read returned `Ok(None)`) or reading failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let (channel, mut peer) = Channel::test();
+    /// let mut framed = channel.framed(Framing::Lines);
+    /// assert_eq!(framed.closed_expected(), None);
+    /// peer.close();
+    /// assert_eq!(framed.read().await?, None);
+    /// assert_eq!(framed.closed_expected(), Some(false));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn closed_expected(&self) -> Option<bool> {
+        self.ending.map(|e| e == Ending::Local)
+    }
+
+    /// Whether [`write`](FramedChannel::write) may be called: not closed,
+    /// the write side not shut down, and the channel has one.
+    pub fn is_writable(&self) -> bool {
+        self.check_writable().is_ok() && self.channel.has_writer()
+    }
+
+    pub(crate) fn poll_shutdown_for_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.closed {
+            return Poll::Ready(Ok(()));
+        }
+        let shut = ready!(self.poll_shutdown_write(cx));
+        self.mark_closed();
+        Poll::Ready(shut)
+    }
+
+    fn mark_closed(&mut self) {
+        self.closed = true;
+        self.ending.get_or_insert(Ending::Local);
+        self.reader.finish();
+        self.writer.buf = BytesMut::new();
+    }
+
+    /// Whether `close()` has been called.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
+        self.writer.check_open()
+    }
+}

@@ -1,0 +1,55 @@
+//! [`FramedChannel`] as a `Stream` of frames and a `Sink` of frames: the
+//! poll halves of `read` and of encoded writes.
+
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use futures::{Sink, Stream};
+use tokio_util::codec::Encoder;
+
+use super::writer::SINK_HIGH_WATER;
+use super::FramedChannel;
+use crate::{Error, Result};
+
+impl Stream for FramedChannel {
+    type Item = Result<Bytes>;
+
+    /// Frames and errors; `None` at the end of input or after `close()`.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
+        let this = self.get_mut();
+        if this.closed || !this.reader.has_more() {
+            return Poll::Ready(None);
+        }
+        this.poll_read_frame(cx).map(Result::transpose)
+    }
+}
+
+impl Sink<Bytes> for FramedChannel {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let this = self.get_mut();
+        this.check_writable()?;
+        if this.writer.buf.len() >= SINK_HIGH_WATER {
+            ready!(this.poll_flush_sink(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Encodes `item` as one frame of the current framing (see [`Framing`]).
+    fn start_send(self: Pin<&mut Self>, item: Bytes) -> Result<()> {
+        let this = self.get_mut();
+        this.check_writable()?;
+        this.codec.encode(item, &mut this.writer.buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.get_mut().poll_flush_sink(cx)
+    }
+
+    /// The same as [`FramedChannel::close`].
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.get_mut().poll_shutdown_for_close(cx)
+    }
+}

@@ -1,0 +1,175 @@
+//! Ending a FramedChannel: graceful close with a deadline, abort, half-close,
+//! how it ended (closed_expected), readable/writable, and writes queued
+//! before a connection exists (Connecting).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::SinkExt;
+use iochannels::{Channel, Connecting, Error, Framing};
+use support::within;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+
+#[tokio::test]
+async fn graceful_close_gives_up_on_a_peer_that_never_reads() -> iochannels::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let mut framed = Channel::connect_tcp(listener.local_addr()?)
+        .await?
+        .framed(Framing::Bytes);
+    let (_never_reads, _) = listener.accept().await?;
+    framed.set_queue_limit(64 * 1024 * 1024);
+    framed.queue(vec![0u8; 32 * 1024 * 1024])?;
+    framed.set_close_timeout(Duration::from_millis(200));
+    let started = Instant::now();
+    let outcome = within(framed.close()).await;
+    let took = started.elapsed();
+    match outcome {
+        Err(Error::Io(e)) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+            let msg = e.to_string();
+            assert!(msg.contains("bytes unsent"), "{msg}");
+            assert!(msg.contains("tcp 127.0.0.1:"), "{msg}");
+        }
+        other => panic!("expected TimedOut, got {other:?}"),
+    }
+    assert!(took < Duration::from_secs(5), "close took {took:?}");
+    assert!(framed.is_closed());
+    assert!(matches!(framed.write(b"x").await, Err(Error::Closed)));
+    assert_eq!(framed.closed_expected(), Some(true));
+    Ok(())
+}
+
+#[tokio::test]
+async fn abort_drops_queued_output_and_sends_eof() -> iochannels::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let mut framed = Channel::connect_tcp(listener.local_addr()?)
+        .await?
+        .framed(Framing::Lines);
+    let (mut server, _) = listener.accept().await?;
+    framed.write(b"sent\n").await?;
+    framed.feed(Bytes::from_static(b"dropped")).await?;
+    framed.abort();
+    let mut got = Vec::new();
+    within(server.read_to_end(&mut got)).await?;
+    assert_eq!(got, b"sent\n");
+    assert!(matches!(framed.read().await, Err(Error::Closed)));
+    Ok(())
+}
+
+#[tokio::test]
+async fn closed_expected_tells_local_from_remote_endings() -> iochannels::Result<()> {
+    let (channel, mut peer) = Channel::test();
+    let mut local = channel.framed(Framing::Lines);
+    assert_eq!(local.closed_expected(), None);
+    local.close().await?;
+    assert_eq!(local.closed_expected(), Some(true));
+
+    let (channel, mut peer2) = Channel::test();
+    let mut remote = channel.framed(Framing::Lines);
+    peer2.put("last\n");
+    peer2.close();
+    assert_eq!(
+        within(remote.read()).await?.as_deref(),
+        Some(&b"last\n"[..])
+    );
+    assert_eq!(
+        remote.closed_expected(),
+        None,
+        "not ended while frames remain"
+    );
+    assert_eq!(within(remote.read()).await?, None);
+    assert_eq!(remote.closed_expected(), Some(false));
+    // Closing afterwards does not make the peer's ending "expected".
+    remote.close().await?;
+    assert_eq!(remote.closed_expected(), Some(false));
+    let _ = peer.get();
+    Ok(())
+}
+
+#[tokio::test]
+async fn readable_and_writable_follow_the_channel_life() -> iochannels::Result<()> {
+    let (channel, mut peer) = Channel::test();
+    let mut framed = channel.framed(Framing::Lines);
+    assert!(framed.is_readable() && framed.is_writable());
+    peer.put("buffered\n");
+    peer.close();
+    framed.shutdown_write().await?;
+    assert!(!framed.is_writable());
+    assert!(
+        framed.is_readable(),
+        "input ended but a frame is still there"
+    );
+    assert_eq!(
+        within(framed.read()).await?.as_deref(),
+        Some(&b"buffered\n"[..])
+    );
+    assert_eq!(within(framed.read()).await?, None);
+    assert!(!framed.is_readable());
+
+    let (r, _w) = std::io::pipe()?;
+    let faucet_only = Channel::pipe(Some(r.into()), None)?.framed(Framing::Lines);
+    assert!(faucet_only.is_readable());
+    assert!(!faucet_only.is_writable());
+    Ok(())
+}
+
+#[tokio::test]
+async fn writes_queued_while_connecting_go_out_in_order_once_connected() -> iochannels::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let mut connecting = Connecting::new(Channel::connect_tcp(addr), Framing::Lines);
+    connecting.queue(b"one\n")?;
+    connecting.queue(b"two\n")?;
+    assert_eq!(connecting.queued_len(), 8);
+    let mut client = within(connecting).await?;
+    client.write(b"three\n").await?;
+    client.close().await?;
+    let (mut server, _) = listener.accept().await?;
+    let mut got = Vec::new();
+    within(server.read_to_end(&mut got)).await?;
+    assert_eq!(got, b"one\ntwo\nthree\n");
+    Ok(())
+}
+
+#[tokio::test]
+async fn connecting_queue_is_limited_and_connect_errors_name_the_address() -> iochannels::Result<()>
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    drop(listener);
+    let mut connecting = Connecting::new(Channel::connect_tcp(addr), Framing::Lines);
+    connecting.set_queue_limit(4);
+    connecting.queue(b"1234")?;
+    assert!(matches!(
+        connecting.queue(b"5"),
+        Err(Error::QueueFull { limit: 4 })
+    ));
+    match within(connecting).await {
+        Err(Error::Io(e)) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+            assert!(e.to_string().contains(&addr.to_string()), "{e}");
+        }
+        other => panic!("expected a refused connect, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn queue_refuses_past_its_limit_and_after_close() -> iochannels::Result<()> {
+    let (channel, mut peer) = Channel::test();
+    let mut framed = channel.framed(Framing::Bytes);
+    framed.set_queue_limit(10);
+    framed.queue(b"0123456789")?;
+    assert!(matches!(
+        framed.queue(b"!"),
+        Err(Error::QueueFull { limit: 10 })
+    ));
+    framed.write(b"+direct").await?;
+    assert_eq!(peer.get(), "0123456789+direct");
+    framed.close().await?;
+    assert!(matches!(framed.queue(b"late"), Err(Error::Closed)));
+    Ok(())
+}
