@@ -46,16 +46,26 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod channel;
+mod datagram;
 mod error;
 mod framed;
 mod framing;
+mod handler;
+mod monitor;
 mod poller;
 mod queue;
 
 pub use crate::channel::{Channel, PipeChannel, ProcessChannel, TestChannel, TestPeer};
+pub use crate::datagram::{DatagramAddr, DatagramChannel, DEFAULT_MAX_DATAGRAM_LEN};
 pub use crate::error::{Error, Result};
 pub use crate::framed::{Connecting, FramedChannel};
 pub use crate::framing::{FrameCodec, Framing, DEFAULT_MAX_FRAME_LEN};
+pub use crate::handler::{
+    connect, connect_unix, drive, serve, Acceptor, Conn, ConnId, ConnInfo, Handler, Server,
+    ServerHandle,
+};
+pub use crate::monitor::{Interest, IoMonitor, Readiness};
+pub use crate::poller::UnixSocketListener;
 pub use crate::poller::{ChannelId, Event, Listener, PeerAddr, Poller, ServerId};
 pub use crate::queue::{Closed, Queue, QueueClosed, TryGetError, TryPutError};
 

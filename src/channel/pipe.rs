@@ -134,6 +134,16 @@ impl PipeChannel {
     pub fn has_writer(&self) -> bool {
         self.sink.is_some()
     }
+
+    /// The sink as tokio's pipe `Sender` when it is polled (a pipe, FIFO,
+    /// socket or tty), for syscalls such as sendfile(2) that write it
+    /// directly with its readiness; `None` for a `Direct` sink or none.
+    pub(crate) fn polled_sink(&self) -> Option<&pipe::Sender> {
+        match self.sink.as_ref().map(|end| &end.backend) {
+            Some(Backend::Writer(sender)) => Some(sender),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Debug for PipeChannel {

@@ -1,19 +1,23 @@
 //! [`ProcessChannel`]: a child process's stdin (written) and stdout (read) as
-//! one channel, built by [`Channel::spawn`](crate::Channel::spawn).
+//! one channel, built by [`Channel::spawn`](crate::Channel::spawn); its
+//! stderr as a channel of its own, its exit status, and signals to it.
 //!
 //! The child is spawned with `kill_on_drop`, so dropping the channel kills it
 //! and tokio's orphan queue reaps it: no zombie outlives the channel
-//! (pitfall 21).
+//! (pitfall 21). [`wait`](ProcessChannel::wait) and
+//! [`kill`](ProcessChannel::kill) reap it at once.
 
 use std::io;
 use std::pin::Pin;
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::task::{Context, Poll};
 
+use rustix::process::{kill_process, Pid, Signal};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::error::{io_at, MissingSide};
+use crate::Channel;
 
 /// A child process as a channel: writes go to its stdin, reads come from its
 /// stdout. Its stderr is inherited unless the `Command` says otherwise.
@@ -22,6 +26,12 @@ use crate::error::{io_at, MissingSide};
 /// [`FramedChannel::shutdown_write`](crate::FramedChannel::shutdown_write))
 /// closes the child's stdin, which is how a filter like `cat` learns its input
 /// has ended. Dropping the channel kills the child and reaps it.
+///
+/// Beyond the channel: [`take_stderr`](ProcessChannel::take_stderr) (or
+/// [`spawn_with_stderr`](ProcessChannel::spawn_with_stderr)) gives the
+/// child's stderr as a channel of its own; [`wait`](ProcessChannel::wait) is
+/// its exit status as a future; [`terminate`](ProcessChannel::terminate)
+/// sends SIGTERM and [`kill`](ProcessChannel::kill) SIGKILL.
 ///
 /// # Examples
 ///
@@ -78,6 +88,240 @@ impl ProcessChannel {
             child,
             program,
         })
+    }
+
+    /// Spawns `cmd` like [`spawn`](ProcessChannel::spawn), with its stderr
+    /// set to a pipe too, and returns that pipe as a read-only [`Channel`].
+    ///
+    /// Read stdout and stderr concurrently (two tasks, or `tokio::join!`)
+    /// when the child may write more than a pipe buffer (64 KiB) to either:
+    /// a full pipe nobody reads stops the child (pitfall 21).
+    ///
+    /// # Errors
+    ///
+    /// An `Error::Io` naming the program if it cannot be spawned, or if its
+    /// stderr pipe cannot be registered with the runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Framing, ProcessChannel};
+    /// use tokio::process::Command;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut cmd = Command::new("sh");
+    /// cmd.arg("-c").arg("echo oops >&2");
+    /// let (_process, stderr) = ProcessChannel::spawn_with_stderr(&mut cmd)?;
+    /// let mut stderr = stderr.framed(Framing::Lines);
+    /// assert_eq!(stderr.read().await?.as_deref(), Some(&b"oops\n"[..]));
+    /// assert_eq!(stderr.read().await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn spawn_with_stderr(cmd: &mut Command) -> crate::Result<(ProcessChannel, Channel)> {
+        let mut process = ProcessChannel::spawn(cmd.stderr(Stdio::piped()))?;
+        match process.take_stderr()? {
+            Some(stderr) => Ok((process, stderr)),
+            // `spawn` keeps the child's stderr, and it was just set to a pipe.
+            None => Err(io::Error::other(format!(
+                "spawning `{}`: the child has no stderr pipe",
+                process.program
+            ))
+            .into()),
+        }
+    }
+
+    /// The child's stderr as a read-only [`Channel`], if the `Command` set
+    /// it to a pipe (`cmd.stderr(Stdio::piped())`) and it was not taken yet.
+    ///
+    /// By default a spawned child's stderr is inherited, and this is
+    /// `Ok(None)`. The returned channel is a [`Channel::Pipe`] with only a
+    /// read side: it reads what the child writes to fd 2, then the end once
+    /// the child (and every process it passed the pipe on to) has exited.
+    ///
+    /// # Errors
+    ///
+    /// An `Error::Io` naming the program if the pipe cannot be moved to a
+    /// channel (e.g. no tokio runtime is running).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::process::Stdio;
+    /// use iochannels::ProcessChannel;
+    /// use tokio::io::AsyncReadExt;
+    /// use tokio::process::Command;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut cmd = Command::new("sh");
+    /// cmd.arg("-c").arg("echo warning >&2").stderr(Stdio::piped());
+    /// let mut process = ProcessChannel::spawn(&mut cmd)?;
+    /// let mut stderr = process.take_stderr()?.expect("stderr was piped");
+    /// assert!(process.take_stderr()?.is_none());
+    /// let mut text = String::new();
+    /// stderr.read_to_string(&mut text).await?;
+    /// assert_eq!(text, "warning\n");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn take_stderr(&mut self) -> crate::Result<Option<Channel>> {
+        let Some(stderr) = self.child.stderr.take() else {
+            return Ok(None);
+        };
+        let what = || format!("stderr of `{}`", self.program);
+        let fd = stderr.into_owned_fd().map_err(|e| io_at(what(), e))?;
+        let channel = Channel::pipe(Some(fd), None).map_err(|e| match e {
+            crate::Error::Io(e) => crate::Error::Io(io_at(what(), e)),
+            other => other,
+        })?;
+        Ok(Some(channel))
+    }
+
+    /// Waits for the child to exit, reaps it and returns its exit status.
+    ///
+    /// The child's stdin is closed first, so a filter like `cat` or `sort`
+    /// sees the end of its input and can finish; writes after this fail
+    /// with [`Error::Closed`](crate::Error::Closed). Its stdout stays open:
+    /// what the child wrote can still be read after `wait`. But a child that
+    /// writes more than a pipe buffer (64 KiB) nobody reads never exits, so
+    /// read stdout (and a piped stderr) to the end *before* waiting — or
+    /// from another task. Once the child is reaped, [`id`](ProcessChannel::id)
+    /// is `None` and `wait` returns the same status again.
+    ///
+    /// # Errors
+    ///
+    /// An `Error::Io` naming the program if waiting fails.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future before it completes loses nothing;
+    /// stdin is already closed, the child goes on, and a later `wait` (or
+    /// dropping the channel, which kills and reaps it) finishes the job.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing, ProcessChannel};
+    /// use tokio::io::AsyncWriteExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut sort = ProcessChannel::spawn(&mut tokio::process::Command::new("sort"))?;
+    /// sort.write_all(b"b\na\n").await?;
+    /// let status = sort.wait().await?; // closes stdin: sort sorts and exits
+    /// assert!(status.success());
+    /// let mut sorted = Channel::from(sort).framed(Framing::Bytes);
+    /// assert_eq!(sorted.read().await?.as_deref(), Some(&b"a\nb\n"[..]));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn wait(&mut self) -> crate::Result<ExitStatus> {
+        self.stdin = None;
+        let program = &self.program;
+        self.child
+            .wait()
+            .await
+            .map_err(|e| io_at(format!("waiting for `{program}`"), e).into())
+    }
+
+    /// Kills the child with SIGKILL, reaps it and returns its exit status.
+    ///
+    /// A child that had already exited is not signalled: its own status is
+    /// returned. Stdin is closed as by [`wait`](ProcessChannel::wait).
+    ///
+    /// # Errors
+    ///
+    /// An `Error::Io` naming the program if the signal cannot be sent or
+    /// waiting fails.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the signal is sent at the first poll; if the future is
+    /// dropped before the child is reaped, a later `wait` or dropping the
+    /// channel reaps it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::process::ExitStatusExt;
+    /// use iochannels::ProcessChannel;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut sleeper = ProcessChannel::spawn(tokio::process::Command::new("sleep").arg("100"))?;
+    /// let status = sleeper.kill().await?;
+    /// assert_eq!(status.signal(), Some(9));
+    /// assert_eq!(sleeper.id(), None); // reaped
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn kill(&mut self) -> crate::Result<ExitStatus> {
+        let program = &self.program;
+        // Reaped already, or exited: its real status, and no signal to a pid
+        // that may no longer be ours.
+        let exited = self
+            .child
+            .try_wait()
+            .map_err(|e| io_at(format!("checking on `{program}`"), e))?;
+        if exited.is_none() {
+            self.child
+                .start_kill()
+                .map_err(|e| io_at(format!("killing `{program}`"), e))?;
+        }
+        self.wait().await
+    }
+
+    /// Asks the child to stop: sends it SIGTERM and returns at once.
+    ///
+    /// The child may clean up first, or ignore the signal: follow with
+    /// [`wait`](ProcessChannel::wait), bounded by a timeout, and
+    /// [`kill`](ProcessChannel::kill) it if the timeout passes (see the
+    /// example). Does nothing once the child has been reaped, so the signal
+    /// can never reach an unrelated process that reused the pid.
+    ///
+    /// # Errors
+    ///
+    /// An `Error::Io` naming the program and pid if the signal cannot be sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::process::ExitStatusExt;
+    /// use std::time::Duration;
+    /// use iochannels::ProcessChannel;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut sleeper = ProcessChannel::spawn(tokio::process::Command::new("sleep").arg("100"))?;
+    /// sleeper.terminate()?;
+    /// let status = match tokio::time::timeout(Duration::from_secs(5), sleeper.wait()).await {
+    ///     Ok(status) => status?,
+    ///     Err(_) => sleeper.kill().await?, // did not stop in time
+    /// };
+    /// assert_eq!(status.signal(), Some(15));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn terminate(&mut self) -> crate::Result<()> {
+        // `id()` is `None` once tokio has reaped the child; until then the
+        // pid is ours (at worst a zombie, which ignores signals harmlessly).
+        let Some(id) = self.child.id() else {
+            return Ok(());
+        };
+        let what = || format!("sending SIGTERM to `{}` (pid {id})", self.program);
+        let pid = i32::try_from(id)
+            .ok()
+            .and_then(Pid::from_raw)
+            .ok_or_else(|| {
+                io_at(
+                    what(),
+                    io::Error::new(io::ErrorKind::InvalidData, "not a valid pid"),
+                )
+            })?;
+        kill_process(pid, Signal::TERM).map_err(|e| io_at(what(), e.into()))?;
+        Ok(())
     }
 
     /// The child's process id, while it has not been reaped.

@@ -6,6 +6,7 @@ mod close;
 mod connecting;
 mod reader;
 mod stream_sink;
+mod write_file;
 mod writer;
 
 use std::fmt;
@@ -33,7 +34,7 @@ use crate::{Channel, Error, FrameCodec, Framing, Result};
 ///
 /// Reads return one frame of the current [`Framing`] at a time, split off
 /// the read buffer without copying. [`write`](FramedChannel::write) sends
-/// bytes verbatim; the [`Sink`] sends one frame per item, encoded so that a
+/// bytes verbatim; the [`Sink`](futures::Sink) sends one frame per item, encoded so that a
 /// peer reading with the same framing gets that frame back.
 ///
 /// | call | gives |
@@ -45,7 +46,7 @@ use crate::{Channel, Error, FrameCodec, Framing, Result};
 /// | [`shutdown_write`](FramedChannel::shutdown_write) | pending writes flushed, EOF sent; reading goes on |
 ///
 /// An over-long frame gives `Err(FrameTooLong)` once; its rest is skipped
-/// and the next read returns the next frame. As a [`Stream`] the channel
+/// and the next read returns the next frame. As a [`Stream`](futures::Stream) the channel
 /// yields `Ok(frame)`s and errors and ends (`None`) at the end of input or
 /// after `close()`.
 ///
@@ -209,7 +210,7 @@ impl FramedChannel {
     }
 
     /// Writes all of `data`, verbatim whatever the framing, and flushes.
-    /// Frames queued through the [`Sink`] and not yet flushed go first.
+    /// Frames queued through the [`Sink`](futures::Sink) and not yet flushed go first.
     ///
     /// # Errors
     ///
@@ -252,7 +253,7 @@ impl FramedChannel {
         .await
     }
 
-    /// Writes out every frame queued through the [`Sink`], and flushes.
+    /// Writes out every frame queued through the [`Sink`](futures::Sink), and flushes.
     ///
     /// # Errors
     ///
@@ -433,7 +434,7 @@ impl FramedChannel {
         self.reader.buf.capacity()
     }
 
-    /// Frames queued through the [`Sink`] and not yet written.
+    /// Frames queued through the [`Sink`](futures::Sink) and not yet written.
     pub fn write_buffer_len(&self) -> usize {
         self.writer.buf.len()
     }

@@ -37,7 +37,7 @@ impl Sink<Bytes> for FramedChannel {
         Poll::Ready(Ok(()))
     }
 
-    /// Encodes `item` as one frame of the current framing (see [`Framing`]).
+    /// Encodes `item` as one frame of the current framing (see [`Framing`](crate::Framing)).
     fn start_send(self: Pin<&mut Self>, item: Bytes) -> Result<()> {
         let this = self.get_mut();
         this.check_writable()?;

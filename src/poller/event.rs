@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 
-use crate::Error;
+use crate::{DatagramAddr, Error};
 
 /// A channel registered in a [`Poller`](crate::Poller).
 ///
@@ -68,7 +68,7 @@ impl fmt::Display for ServerId {
 }
 
 /// Where an accepted client connected from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PeerAddr {
     /// A TCP client's address.
@@ -134,6 +134,24 @@ pub enum Event {
         id: ChannelId,
         /// Where the client connected from.
         peer: PeerAddr,
+    },
+    /// One packet received by a datagram channel
+    /// ([`Poller::register_datagram`](crate::Poller::register_datagram)).
+    Datagram {
+        /// The datagram channel it came to.
+        id: ChannelId,
+        /// The packet, whole.
+        data: Bytes,
+        /// Who sent it.
+        peer: DatagramAddr,
+    },
+    /// One packet of a datagram channel failed (too long, refused, a bad
+    /// address to send to); the channel goes on.
+    DatagramError {
+        /// The datagram channel.
+        id: ChannelId,
+        /// What went wrong.
+        error: Error,
     },
     /// A channel ended and is no longer registered: the peer closed
     /// (`error: None`), a local `close` finished (`error: None`), or reading

@@ -7,9 +7,11 @@
 //! (queued output). This file is the public face and the turn loop.
 
 mod channels;
+mod datagrams;
 mod event;
 mod ready;
 mod server;
+mod unix_listener;
 mod write_queue;
 
 use std::collections::VecDeque;
@@ -23,12 +25,14 @@ use bytes::Bytes;
 use futures::{FutureExt, Stream, StreamExt};
 
 use self::channels::{Channels, Limits};
-use self::ready::{ReadyQueue, SlotWaker, SERVER_KEY};
+use self::datagrams::{is_datagram, Datagrams};
+use self::ready::{ReadyQueue, SlotWaker, DATAGRAM_KEY, SERVER_KEY};
 use self::server::Server;
 use crate::{FramedChannel, Framing, Result};
 
 pub use self::event::{ChannelId, Event, PeerAddr, ServerId};
 pub use self::server::Listener;
+pub use self::unix_listener::UnixSocketListener;
 
 /// Most events gathered in one turn before they are handed out.
 const MAX_EVENTS_PER_TURN: usize = 1024;
@@ -103,6 +107,7 @@ pub struct Poller {
     framing: Framing,
     max_frame_len: usize,
     channels: Channels,
+    datagrams: Datagrams,
     servers: Vec<ServerSlot>,
     free_servers: Vec<u32>,
     queue: Arc<ReadyQueue>,
@@ -135,6 +140,7 @@ impl Poller {
             framing,
             max_frame_len: crate::DEFAULT_MAX_FRAME_LEN,
             channels: Channels::new(Arc::clone(&queue)),
+            datagrams: Datagrams::new(Arc::clone(&queue)),
             servers: Vec::new(),
             free_servers: Vec::new(),
             queue,
@@ -244,6 +250,9 @@ impl Poller {
     /// # }
     /// ```
     pub fn unregister(&mut self, id: ChannelId) -> Option<FramedChannel> {
+        if is_datagram(id) {
+            return None;
+        }
         let mut entry = self.channels.remove(id)?;
         for chunk in entry.out.drain() {
             entry.framed.queue_unsent(&chunk);
@@ -290,6 +299,9 @@ impl Poller {
     /// # }
     /// ```
     pub fn write(&mut self, id: ChannelId, data: impl Into<Bytes>) -> Result<()> {
+        if is_datagram(id) {
+            return self.datagrams.send(id, data.into(), None, &self.limits);
+        }
         self.channels.write(id, data.into(), &self.limits)
     }
 
@@ -302,6 +314,9 @@ impl Poller {
     ///
     /// [`Error::Closed`](crate::Error::Closed) if `id` is not registered.
     pub fn close(&mut self, id: ChannelId) -> Result<()> {
+        if is_datagram(id) {
+            return self.datagrams.close(id, &self.limits);
+        }
         self.channels.close(id, &self.limits)
     }
 
@@ -333,6 +348,9 @@ impl Poller {
     /// # }
     /// ```
     pub fn abort(&mut self, id: ChannelId) -> Result<()> {
+        if is_datagram(id) {
+            return self.datagrams.abort(id, &mut self.events);
+        }
         self.channels.abort(id, &mut self.events)
     }
 
@@ -374,9 +392,10 @@ impl Poller {
         }
         self.free_servers = (0..self.servers.len() as u32).collect();
         self.channels.close_every(&self.limits);
+        self.datagrams.close_every(&self.limits);
         std::future::poll_fn(|cx| {
             self.queue.register(cx.waker());
-            while self.channels.closing() > 0 {
+            while self.channels.closing() + self.datagrams.closing() > 0 {
                 if !self.turn() {
                     return Poll::Pending;
                 }
@@ -385,6 +404,7 @@ impl Poller {
         })
         .await;
         self.channels.free_reported();
+        self.datagrams.free_reported();
         self.events.retain(|e| matches!(e, Event::Closed { .. }));
         self.ended = true;
     }
@@ -431,9 +451,9 @@ impl Poller {
         batch
     }
 
-    /// Registered channels.
+    /// Registered channels, streams and datagram channels.
     pub fn len(&self) -> usize {
-        self.channels.len()
+        self.channels.len() + self.datagrams.len()
     }
 
     /// Whether no channel is registered.
@@ -495,6 +515,9 @@ impl Poller {
             }
             if key & SERVER_KEY != 0 {
                 self.accept(key & !SERVER_KEY);
+            } else if key & DATAGRAM_KEY != 0 {
+                self.datagrams
+                    .poll_slot(key & !DATAGRAM_KEY, &mut self.events, &self.limits);
             } else {
                 self.channels.poll_slot(key, &mut self.events, &self.limits);
             }
@@ -547,7 +570,11 @@ impl Stream for Poller {
         for _ in 0..EMPTY_TURNS {
             if let Some(event) = this.events.pop_front() {
                 if let Event::Closed { id, .. } = &event {
-                    this.channels.finalize(*id, &this.limits);
+                    if is_datagram(*id) {
+                        this.datagrams.finalize(*id);
+                    } else {
+                        this.channels.finalize(*id, &this.limits);
+                    }
                 }
                 coop.made_progress();
                 return Poll::Ready(Some(event));

@@ -11,6 +11,8 @@ use futures::task::AtomicWaker;
 
 /// Keys of servers carry this bit; channel keys don't.
 pub(crate) const SERVER_KEY: u32 = 1 << 31;
+/// Keys of datagram channels carry this bit.
+pub(crate) const DATAGRAM_KEY: u32 = 1 << 30;
 
 /// Keys woken since the poller last looked, and the poller task's waker.
 #[derive(Debug, Default)]

@@ -45,6 +45,8 @@ pub enum Listener {
     Tcp(TcpListener),
     /// A Unix stream listener.
     Unix(UnixListener),
+    /// A Unix stream listener owning its socket file, removed when it goes.
+    UnixPath(crate::UnixSocketListener),
 }
 
 impl From<TcpListener> for Listener {
@@ -71,6 +73,7 @@ impl Listener {
                 let path = addr.as_pathname().map(|p| p.to_path_buf());
                 (Channel::Unix(stream), PeerAddr::Unix(path))
             }),
+            Listener::UnixPath(l) => l.poll_accept(cx),
         }
     }
 }

@@ -1,0 +1,405 @@
+//! [`FramedChannel::write_file`]: Pants' `write_file`, a file's contents
+//! sent down a channel without passing through user space where the kernel
+//! can do it.
+//!
+//! | channel | how |
+//! |---------|-----|
+//! | `Tcp`, `Unix` | sendfile(2) on the socket, driven by tokio's write readiness |
+//! | `Pipe` whose sink is polled (pipe, FIFO, socket) | sendfile(2) on the sink (file → pipe works since Linux 2.6.33) |
+//! | `Pipe` with a `Direct` sink (regular file, `/dev/null`), `Process`, `Test` | a copy: 64 KiB positional reads, each written out |
+//! | any of the first two where sendfile(2) says EINVAL/ENOSYS/EOPNOTSUPP (a tty, a file system without it, not Linux) | the copy, from where sendfile stopped |
+//!
+//! The file is always read at explicit offsets (`sendfile` with an offset,
+//! `pread`), so its own position is neither used nor moved and one `&File`
+//! can be shared. sendfile(2) has no `MSG_NOSIGNAL`: like any write to a
+//! pipe, it relies on SIGPIPE being ignored, which the Rust runtime does at
+//! startup (pitfall 17 is about `writev` on sockets, which this never uses).
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::pin::Pin;
+
+use tokio::io::AsyncWrite;
+use tokio::net::unix::pipe;
+use tokio::net::{TcpStream, UnixStream};
+
+use super::writer::Writer;
+use super::FramedChannel;
+use crate::error::io_at;
+use crate::{Channel, Error, Result};
+
+/// The copy fallback's read size, as the `Direct` pipe backend's reads.
+const COPY_CHUNK: usize = 64 * 1024;
+
+/// Most bytes asked of one sendfile(2) call. A non-blocking socket or pipe
+/// takes what fits in its buffer and returns; this only bounds how much one
+/// call (and so one progress step) may move when the reader keeps up.
+const SENDFILE_CHUNK: usize = 4 * 1024 * 1024;
+
+impl FramedChannel {
+    /// Sends the whole contents of `file`, from byte 0 to its end, and
+    /// returns how many bytes were sent (Pants' `write_file`).
+    ///
+    /// Frames queued through the [`Sink`](futures::Sink) or
+    /// [`queue`](FramedChannel::queue) and not yet written go first, so the
+    /// order of writes is kept.
+    ///
+    /// On Linux, a TCP or Unix socket, or a pipe channel whose sink is a
+    /// pipe, FIFO or socket, is fed with sendfile(2): the bytes go from the
+    /// page cache to the socket or pipe without a copy through this process.
+    /// Every other channel (the test channel, a child process, a regular
+    /// file or `/dev/null` as sink), and any sink sendfile(2) refuses, gets
+    /// a plain copy: the file is read in 64 KiB chunks with blocking
+    /// positional reads on the calling thread (a regular file's read waits
+    /// for the disk, never for a peer, as the pipe channel's own regular-file
+    /// backend does), and each chunk is written out.
+    ///
+    /// The file is read at explicit offsets: its own position is neither
+    /// used nor moved, and the caller may share the `&File`. It must be
+    /// seekable (a regular file or block device); anything else fails with
+    /// an [`Error::Io`] rather than block. The end is where reads first
+    /// return nothing, so a file that grows meanwhile is sent as far as it
+    /// has grown when its end is reached.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Closed`] after `close()`/`shutdown_write()`, or when the
+    ///   peer goes away (EPIPE, ECONNRESET), however much was sent by then.
+    /// - [`Error::NotWritable`] if the channel has no write side.
+    /// - [`Error::Io`] for any other failure, reading the file included,
+    ///   naming the endpoint.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: if dropped before it completes, a prefix of the
+    /// file may have been sent. With
+    /// [`write_file_with_progress`](FramedChannel::write_file_with_progress)
+    /// the last total reported is exactly how much.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut file = tempfile::tempfile()?;
+    /// file.write_all(b"file contents\n")?;
+    ///
+    /// let (channel, mut peer) = Channel::test();
+    /// let mut framed = channel.framed(Framing::Lines);
+    /// framed.write(b"header\n").await?;
+    /// // From byte 0, although the file's position is at its end.
+    /// assert_eq!(framed.write_file(&file).await?, 14);
+    /// assert_eq!(peer.get(), "header\nfile contents\n");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn write_file(&mut self, file: &File) -> Result<u64> {
+        self.write_file_range(file, 0, None, |_| {}).await
+    }
+
+    /// [`write_file`](FramedChannel::write_file), calling `progress` with
+    /// the total of bytes sent so far after each chunk goes out (one
+    /// sendfile(2) call, or one 64 KiB chunk of the copy). The totals
+    /// increase, and the last one is the value returned; an empty file
+    /// sends nothing and never calls it.
+    ///
+    /// # Errors
+    ///
+    /// As [`write_file`](FramedChannel::write_file).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe; the last total reported is what was sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut file = tempfile::tempfile()?;
+    /// file.write_all(&[7u8; 1000])?;
+    /// let (channel, mut peer) = Channel::test();
+    /// let mut framed = channel.framed(Framing::Bytes);
+    /// let mut totals = Vec::new();
+    /// let sent = framed.write_file_with_progress(&file, |n| totals.push(n)).await?;
+    /// assert_eq!((sent, totals.last().copied()), (1000, Some(1000)));
+    /// assert_eq!(peer.get().len(), 1000);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn write_file_with_progress(
+        &mut self,
+        file: &File,
+        progress: impl FnMut(u64),
+    ) -> Result<u64> {
+        self.write_file_range(file, 0, None, progress).await
+    }
+
+    /// Sends `len` bytes of `file` starting at byte `offset` (to its end if
+    /// `len` is `None`), as [`write_file`](FramedChannel::write_file) does,
+    /// calling `progress` as
+    /// [`write_file_with_progress`](FramedChannel::write_file_with_progress)
+    /// does. Pants' `write_file(sfile, nbytes, offset)`. Returns the bytes
+    /// sent. An `offset` past the end sends nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`write_file`](FramedChannel::write_file); and if the file ends
+    /// before `len` bytes were sent, an [`Error::Io`] of kind
+    /// `UnexpectedEof` saying how many were (the peer then has only those).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe; the last total reported is what was sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut file = tempfile::tempfile()?;
+    /// file.write_all(b"0123456789")?;
+    /// let (channel, mut peer) = Channel::test();
+    /// let mut framed = channel.framed(Framing::Bytes);
+    /// assert_eq!(framed.write_file_range(&file, 3, Some(4), |_| {}).await?, 4);
+    /// assert_eq!(framed.write_file_range(&file, 8, None, |_| {}).await?, 2);
+    /// assert_eq!(peer.get(), "345689");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn write_file_range(
+        &mut self,
+        file: &File,
+        offset: u64,
+        len: Option<u64>,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64> {
+        self.check_writable()?;
+        if !self.channel.has_writer() {
+            return Err(Error::NotWritable);
+        }
+        std::future::poll_fn(|cx| self.poll_flush_sink(cx)).await?;
+        let mut transfer = Transfer {
+            file,
+            offset,
+            len,
+            sent: 0,
+        };
+        if let Some(target) = Target::of(&self.channel) {
+            match target.send(&mut transfer, &mut progress).await {
+                Ok(Sendfile::Done) => return self.finish(&transfer),
+                // Not for this sink: copy the rest.
+                Ok(Sendfile::Unsupported) => {}
+                Err(e) => return Err(self.name_endpoint(e)),
+            }
+        }
+        self.copy(&mut transfer, &mut progress).await?;
+        self.finish(&transfer)
+    }
+
+    /// The copy fallback: 64 KiB positional reads, each written out in full.
+    async fn copy(
+        &mut self,
+        transfer: &mut Transfer<'_>,
+        progress: &mut impl FnMut(u64),
+    ) -> Result<()> {
+        let mut buf = vec![0u8; transfer.want(COPY_CHUNK).min(COPY_CHUNK)];
+        loop {
+            let want = transfer.want(buf.len());
+            if want == 0 {
+                break;
+            }
+            let n = transfer
+                .read(&mut buf[..want])
+                .map_err(|e| self.name_endpoint(e))?;
+            if n == 0 {
+                break;
+            }
+            let mut written = 0;
+            let chunk = &buf[..n];
+            let channel = &mut self.channel;
+            let all = std::future::poll_fn(|cx| {
+                Writer::poll_write_all(cx, &mut *channel, chunk, &mut written)
+            })
+            .await;
+            all.map_err(|e| self.name_endpoint(Error::from_io_write(e)))?;
+            transfer.advance(n, progress);
+        }
+        let channel = &mut self.channel;
+        let flushed = std::future::poll_fn(|cx| Pin::new(&mut *channel).poll_flush(cx)).await;
+        flushed.map_err(|e| self.name_endpoint(Error::from_io_write(e)))
+    }
+
+    /// The count sent, or the error for a range the file was too short for.
+    fn finish(&self, transfer: &Transfer<'_>) -> Result<u64> {
+        match transfer.len {
+            Some(len) if transfer.sent < len => Err(self.name_endpoint(Error::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "write_file: the file ended at byte {}, after {} of the {len} bytes asked for",
+                    transfer.offset, transfer.sent
+                ),
+            )))),
+            _ => Ok(transfer.sent),
+        }
+    }
+}
+
+/// Where a transfer is: the next byte of the file to send, and how much
+/// has gone out of how much was asked for.
+struct Transfer<'a> {
+    file: &'a File,
+    offset: u64,
+    len: Option<u64>,
+    sent: u64,
+}
+
+impl Transfer<'_> {
+    /// How many bytes to ask for next, at most `chunk`; 0 once `len` is sent.
+    fn want(&self, chunk: usize) -> usize {
+        match self.len {
+            None => chunk,
+            Some(len) => usize::try_from(len - self.sent).map_or(chunk, |left| left.min(chunk)),
+        }
+    }
+
+    fn advance(&mut self, n: usize, progress: &mut impl FnMut(u64)) {
+        self.offset += n as u64;
+        self.sent += n as u64;
+        progress(self.sent);
+    }
+
+    /// One blocking positional read at the current offset (EINTR retried).
+    fn read(&self, buf: &mut [u8]) -> Result<usize> {
+        loop {
+            match self.file.read_at(buf, self.offset) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::Io(self.read_error(e))),
+                Ok(n) => return Ok(n),
+            }
+        }
+    }
+
+    fn read_error(&self, e: io::Error) -> io::Error {
+        let hint = if e.raw_os_error() == Some(rustix::io::Errno::SPIPE.raw_os_error()) {
+            " (write_file needs a seekable file: a regular file or block device)"
+        } else {
+            ""
+        };
+        io_at(
+            format!("write_file: reading the file at byte {}{hint}", self.offset),
+            e,
+        )
+    }
+}
+
+/// How the sendfile(2) loop ended without an error.
+enum Sendfile {
+    /// Everything asked for, or up to the file's end, was sent.
+    Done,
+    /// The kernel cannot sendfile from this file to this sink: copy instead.
+    Unsupported,
+}
+
+/// A sink sendfile(2) can write to, with the readiness to drive it.
+enum Target<'a> {
+    Tcp(&'a TcpStream),
+    Unix(&'a UnixStream),
+    Pipe(&'a pipe::Sender),
+}
+
+impl<'a> Target<'a> {
+    fn of(channel: &'a Channel) -> Option<Target<'a>> {
+        match channel {
+            Channel::Tcp(s) => Some(Target::Tcp(s)),
+            Channel::Unix(s) => Some(Target::Unix(s)),
+            Channel::Pipe(p) => p.polled_sink().map(Target::Pipe),
+            _ => None,
+        }
+    }
+
+    async fn writable(&self) -> io::Result<()> {
+        match self {
+            Target::Tcp(s) => s.writable().await,
+            Target::Unix(s) => s.writable().await,
+            Target::Pipe(s) => s.writable().await,
+        }
+    }
+
+    /// Sends until done, the file's end, an error, or a refusal by the kernel.
+    async fn send(
+        &self,
+        transfer: &mut Transfer<'_>,
+        progress: &mut impl FnMut(u64),
+    ) -> Result<Sendfile> {
+        loop {
+            let want = transfer.want(
+                std::env::var("WF_CHUNK")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(SENDFILE_CHUNK),
+            ); // TEMP
+            if want == 0 {
+                return Ok(Sendfile::Done);
+            }
+            // Also where a long transfer yields: readiness spends the task's coop budget.
+            self.writable().await.map_err(Error::from_io_write)?;
+            let mut offset = transfer.offset;
+            match self.try_sendfile(transfer.file, &mut offset, want) {
+                Ok(0) => return Ok(Sendfile::Done),
+                Ok(n) => transfer.advance(n, progress),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) if is_unsupported(&e) => return Ok(Sendfile::Unsupported),
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::SPIPE.raw_os_error()) => {
+                    return Err(Error::Io(transfer.read_error(e)))
+                }
+                Err(e) => return Err(Error::from_io_write(e)),
+            }
+        }
+    }
+
+    /// One sendfile(2) call if the sink is ready; `WouldBlock` (clearing the
+    /// readiness) if it is full.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn try_sendfile(&self, file: &File, offset: &mut u64, count: usize) -> io::Result<usize> {
+        use tokio::io::Interest;
+        match self {
+            Target::Tcp(s) => s.try_io(Interest::WRITABLE, || {
+                Ok(rustix::fs::sendfile(s, file, Some(offset), count)?)
+            }),
+            Target::Unix(s) => s.try_io(Interest::WRITABLE, || {
+                Ok(rustix::fs::sendfile(s, file, Some(offset), count)?)
+            }),
+            Target::Pipe(s) => s.try_io(|| Ok(rustix::fs::sendfile(s, file, Some(offset), count)?)),
+        }
+    }
+
+    /// No sendfile(2) here: always the copy.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn try_sendfile(&self, _file: &File, _offset: &mut u64, _count: usize) -> io::Result<usize> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// sendfile(2) refusing this pair of fds, rather than failing to write.
+fn is_unsupported(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    e.kind() == io::ErrorKind::Unsupported
+        || [Errno::INVAL, Errno::NOSYS, Errno::OPNOTSUPP]
+            .iter()
+            .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
+}
