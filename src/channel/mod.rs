@@ -5,7 +5,7 @@
 //! stdin/stdout), `test.rs` (in-memory). TCP and Unix streams are tokio's own
 //! types, used as they are. This file only dispatches; it holds no I/O logic.
 
-mod nonblock;
+pub(crate) mod nonblock;
 mod pipe;
 mod process;
 mod test;

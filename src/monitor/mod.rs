@@ -28,6 +28,7 @@ use tokio::io::Interest as TokioInterest;
 use tokio::net::unix::pipe;
 
 use self::setup::{check_access, dup, registration_error, unwatchable, RestoreFlags};
+use crate::channel::nonblock::NonBlocking;
 use crate::error::io_at;
 use crate::Result;
 
@@ -163,11 +164,10 @@ impl IoMonitor {
         if !flags.contains(OFlags::NONBLOCK) {
             // Saved before it is set, so an error below restores it too.
             let copy = dup(&monitor.fd)?;
-            rustix::fs::fcntl_setfl(&monitor.fd, flags | OFlags::NONBLOCK)
-                .map_err(|e| io_at(at("fcntl"), e.into()))?;
+            let guard = NonBlocking::set(copy.as_fd())?;
             monitor.restore = Some(RestoreFlags {
                 fd: copy,
-                original: flags,
+                guard: Some(guard),
             });
         }
         // epoll keys its entries on (fd, open file description): duplicates

@@ -3,24 +3,29 @@
 //! O_NONBLOCK back afterwards. Every error names the fd.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use rustix::fs::OFlags;
 
 use super::Interest;
+use crate::channel::nonblock::NonBlocking;
 use crate::error::io_at;
 
 /// Puts a description's original flags back when dropped, through its own
 /// duplicate so it can outlive the monitor's fd inside `into_inner`.
 pub(super) struct RestoreFlags {
     pub(super) fd: OwnedFd,
-    pub(super) original: OFlags,
+    /// Shared with the channels: a description used by a channel and a
+    /// monitor at once gets its flags back from whichever goes last.
+    pub(super) guard: Option<NonBlocking>,
 }
 
 impl Drop for RestoreFlags {
     fn drop(&mut self) {
-        // Best effort: nobody to report to while dropping.
-        let _ = rustix::fs::fcntl_setfl(&self.fd, self.original);
+        if let Some(guard) = self.guard.take() {
+            // Best effort: nobody to report to while dropping.
+            let _ = guard.restore(self.fd.as_fd());
+        }
     }
 }
 
