@@ -23,16 +23,16 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::io;
-use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::StreamExt;
-use iochannels::{Channel, ChannelId, Error, Event, FramedChannel, Framing, PeerAddr, Poller};
-use tokio::net::{TcpListener, UnixListener};
+use iochannels::{
+    Channel, ChannelId, Error, Event, FramedChannel, Framing, PeerAddr, Poller, UnixSocketListener,
+};
+use tokio::net::TcpListener;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -138,42 +138,15 @@ impl Options {
 // ---------------------------------------------------------------------------
 // Listening
 
-/// The Unix socket file we bound: removed when dropped (on every way out of
-/// `run`, errors and panics included).
-struct SocketFile(PathBuf);
-
-impl Drop for SocketFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Binds a Unix listener at `path`. A socket file left by a crashed run is
-/// probed first: if nobody answers it is removed; if a server answers, or
-/// `path` is not a socket, it is left alone and this fails.
-fn bind_unix(path: &Path) -> Result<(UnixListener, SocketFile), BoxError> {
-    let shown = path.display();
-    match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("cannot inspect {shown}: {e}").into()),
-        Ok(meta) if !meta.file_type().is_socket() => {
-            return Err(format!("{shown} exists and is not a socket: not touching it").into());
-        }
-        Ok(_) => match std::os::unix::net::UnixStream::connect(path) {
-            Ok(_) => {
-                return Err(format!("{shown} is in use: another server answers there").into());
-            }
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                eprintln!("chat: removing stale socket {shown} (nobody answers)");
-                std::fs::remove_file(path)
-                    .map_err(|e| format!("cannot remove stale socket {shown}: {e}"))?;
-            }
-            Err(e) => return Err(format!("cannot probe existing socket {shown}: {e}").into()),
-        },
-    }
-    let listener =
-        UnixListener::bind(path).map_err(|e| format!("cannot listen on unix {shown}: {e}"))?;
-    Ok((listener, SocketFile(path.to_path_buf())))
+/// Binds a Unix listener at `path`. `UnixSocketListener` probes a socket
+/// file left by a crashed run (removed only if nobody answers; a live
+/// server or a non-socket file is left alone and this fails) and removes its
+/// file when it is dropped — when the poller closes, on every way out.
+/// Its errors name the path.
+async fn bind_unix(path: &Path) -> Result<UnixSocketListener, BoxError> {
+    UnixSocketListener::bind(path)
+        .await
+        .map_err(|e| e.to_string().into())
 }
 
 async fn bind_tcp(addr: &str) -> Result<TcpListener, BoxError> {
@@ -189,24 +162,23 @@ async fn serve_forever(tcp: &str, unix: Option<&Path>) -> Result<(), BoxError> {
     poller.set_max_frame_len(MAX_LINE);
     poller.set_close_timeout(CLOSE_TIMEOUT);
 
-    let unix = unix.map(bind_unix).transpose()?;
+    let unix = match unix {
+        Some(path) => Some(bind_unix(path).await?),
+        None => None,
+    };
     let tcp = bind_tcp(tcp).await?;
     let tcp_addr = tcp.local_addr()?;
     poller.add_server(tcp);
-    let _socket_file = match unix {
-        Some((listener, file)) => {
+    match unix {
+        Some(listener) => {
             eprintln!(
                 "chat: listening on tcp {tcp_addr} and unix {}",
-                file.0.display()
+                listener.path().display()
             );
             poller.add_server(listener);
-            Some(file)
         }
-        None => {
-            eprintln!("chat: listening on tcp {tcp_addr}");
-            None
-        }
-    };
+        None => eprintln!("chat: listening on tcp {tcp_addr}"),
+    }
 
     let mut chat = Chat::new(poller, true);
     let console = Channel::stdio().map_err(|e| format!("cannot open the console: {e}"))?;
@@ -474,7 +446,8 @@ impl Chat {
             Err(Error::QueueFull { limit }) => {
                 let who = self.nicks.get(&id).map_or("the console", String::as_str);
                 eprintln!("chat: disconnecting {who}: not reading ({limit} bytes queued)");
-                let _ = self.poller.close(id);
+                // Not gracefully: it would not read what is queued anyway.
+                let _ = self.poller.abort(id);
             }
             Err(_) => {}
         }
@@ -525,7 +498,7 @@ struct ClientReport {
 async fn demo(clients: usize) -> Result<i32, BoxError> {
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temp dir: {e}"))?;
     let path = dir.path().join(SOCKET_NAME);
-    let (unix, _socket_file) = bind_unix(&path)?;
+    let unix = bind_unix(&path).await?;
     let tcp = bind_tcp("127.0.0.1:0").await?;
     let tcp_addr = tcp.local_addr()?;
     eprintln!(

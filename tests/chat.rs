@@ -331,11 +331,6 @@ async fn stale_socket_file_is_replaced() {
     let path_arg = path.to_str().expect("utf-8 temp path");
     let mut chat = ChatProcess::start(&["--tcp", "127.0.0.1:0", "--unix", path_arg]);
     chat.listening().await;
-    assert!(
-        chat.log.iter().any(|l| l.contains("stale")),
-        "no word of the stale socket:\n{}",
-        chat.log.join("\n")
-    );
     let mut client = Client::unix(&path).await;
     client.welcome().await;
 
@@ -360,7 +355,10 @@ async fn socket_in_use_is_left_alone() {
         log.contains(path_arg),
         "error does not name the path:\n{log}"
     );
-    assert!(log.contains("in use"), "error does not say why:\n{log}");
+    assert!(
+        log.contains("a server is listening there"),
+        "error does not say why:\n{log}"
+    );
     assert!(path.exists(), "the live socket was removed");
     drop(listener);
 }
