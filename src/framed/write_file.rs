@@ -4,16 +4,25 @@
 //!
 //! | channel | how |
 //! |---------|-----|
-//! | `Tcp`, `Unix` | sendfile(2) on the socket, driven by tokio's write readiness |
+//! | `Tcp`, `Unix`: more than 1 MiB to send and SIGPIPE ignored | sendfile(2) on the socket, driven by tokio's write readiness |
 //! | `Pipe` whose sink is polled (pipe, FIFO, socket) | sendfile(2) on the sink (file → pipe works since Linux 2.6.33) |
-//! | `Pipe` with a `Direct` sink (regular file, `/dev/null`), `Process`, `Test` | a copy: 64 KiB positional reads, each written out |
-//! | any of the first two where sendfile(2) says EINVAL/ENOSYS/EOPNOTSUPP (a tty, a file system without it, not Linux) | the copy, from where sendfile stopped |
+//! | `Pipe` with a `Direct` sink (regular file, `/dev/null`), `Process`, `Test`; sockets otherwise | a copy: 64 KiB positional reads, each written out |
+//! | any of the sendfile rows where sendfile(2) says EINVAL/ENOSYS/EOPNOTSUPP (a tty, a file system without it, not Linux) | the copy, from where sendfile stopped |
 //!
 //! The file is always read at explicit offsets (`sendfile` with an offset,
 //! `pread`), so its own position is neither used nor moved and one `&File`
-//! can be shared. sendfile(2) has no `MSG_NOSIGNAL`: like any write to a
-//! pipe, it relies on SIGPIPE being ignored, which the Rust runtime does at
-//! startup (pitfall 17 is about `writev` on sockets, which this never uses).
+//! can be shared.
+//!
+//! SIGPIPE (pitfall 17): sendfile(2) cannot be told `MSG_NOSIGNAL`, so on a
+//! socket whose peer is gone it raises SIGPIPE, where tokio's own socket
+//! writes (`send(MSG_NOSIGNAL)`) never do. Rust programs ignore SIGPIPE
+//! (the std runtime does so before `main`), but a host that left it at its
+//! default would die. So a socket gets sendfile(2) only while SIGPIPE is
+//! ignored, which is read from `/proc/thread-self/status` before each
+//! transfer (no `unsafe` needed); otherwise it gets the copy. That read
+//! costs tens of microseconds, so transfers of 1 MiB or less skip it and
+//! copy: for them the copy costs about as little. A pipe raises SIGPIPE on
+//! any write(2), the copy's included, so pipes need no such check.
 
 use std::fs::File;
 use std::io;
@@ -37,6 +46,10 @@ const COPY_CHUNK: usize = 64 * 1024;
 /// call (and so one progress step) may move when the reader keeps up.
 const SENDFILE_CHUNK: usize = 4 * 1024 * 1024;
 
+/// Transfers to a socket of at most this many bytes are copied: sendfile(2)
+/// would save little, and checking SIGPIPE first costs tens of microseconds.
+const SOCKET_SENDFILE_ABOVE: u64 = 1024 * 1024;
+
 impl FramedChannel {
     /// Sends the whole contents of `file`, from byte 0 to its end, and
     /// returns how many bytes were sent (Pants' `write_file`).
@@ -45,15 +58,22 @@ impl FramedChannel {
     /// [`queue`](FramedChannel::queue) and not yet written go first, so the
     /// order of writes is kept.
     ///
-    /// On Linux, a TCP or Unix socket, or a pipe channel whose sink is a
-    /// pipe, FIFO or socket, is fed with sendfile(2): the bytes go from the
-    /// page cache to the socket or pipe without a copy through this process.
-    /// Every other channel (the test channel, a child process, a regular
-    /// file or `/dev/null` as sink), and any sink sendfile(2) refuses, gets
-    /// a plain copy: the file is read in 64 KiB chunks with blocking
+    /// On Linux, a pipe channel whose sink is a pipe, FIFO or socket, and a
+    /// TCP or Unix socket given more than 1 MiB to send, are fed with
+    /// sendfile(2): the bytes go from the page cache to the socket or pipe
+    /// without a copy through this process. Every other channel (the test
+    /// channel, a child process, a regular file or `/dev/null` as sink),
+    /// any sink sendfile(2) refuses, and smaller sends to a socket get a
+    /// plain copy: the file is read in 64 KiB chunks with blocking
     /// positional reads on the calling thread (a regular file's read waits
     /// for the disk, never for a peer, as the pipe channel's own regular-file
     /// backend does), and each chunk is written out.
+    ///
+    /// sendfile(2) cannot be told not to raise SIGPIPE when a socket's peer
+    /// is gone, so a socket gets it only while SIGPIPE is ignored in the
+    /// process — as in every Rust program, whose runtime ignores it before
+    /// `main` — and the copy otherwise: a peer gone mid-transfer is
+    /// [`Error::Closed`], never a SIGPIPE death.
     ///
     /// The file is read at explicit offsets: its own position is neither
     /// used nor moved, and the caller may share the `&File`. It must be
@@ -195,7 +215,7 @@ impl FramedChannel {
             len,
             sent: 0,
         };
-        if let Some(target) = Target::of(&self.channel) {
+        if let Some(target) = Target::of(&self.channel, &transfer) {
             match target.send(&mut transfer, &mut progress).await {
                 Ok(Sendfile::Done) => return self.finish(&transfer),
                 // Not for this sink: copy the rest.
@@ -273,6 +293,18 @@ impl Transfer<'_> {
         }
     }
 
+    /// Bytes still to send: what is left of `len`, or of the file's size
+    /// now; `u64::MAX` when unknown (not a regular file, or fstat failed).
+    fn remaining(&self) -> u64 {
+        match self.len {
+            Some(len) => len - self.sent,
+            None => match self.file.metadata() {
+                Ok(meta) if meta.is_file() => meta.len().saturating_sub(self.offset),
+                _ => u64::MAX,
+            },
+        }
+    }
+
     fn advance(&mut self, n: usize, progress: &mut impl FnMut(u64)) {
         self.offset += n as u64;
         self.sent += n as u64;
@@ -319,10 +351,13 @@ enum Target<'a> {
 }
 
 impl<'a> Target<'a> {
-    fn of(channel: &'a Channel) -> Option<Target<'a>> {
+    /// The sendfile(2) target for `channel`, if it has one and, for a
+    /// socket, the transfer is worth it and SIGPIPE cannot kill us.
+    fn of(channel: &'a Channel, transfer: &Transfer<'_>) -> Option<Target<'a>> {
+        let socket_ok = || transfer.remaining() > SOCKET_SENDFILE_ABOVE && sigpipe_ignored();
         match channel {
-            Channel::Tcp(s) => Some(Target::Tcp(s)),
-            Channel::Unix(s) => Some(Target::Unix(s)),
+            Channel::Tcp(s) if socket_ok() => Some(Target::Tcp(s)),
+            Channel::Unix(s) if socket_ok() => Some(Target::Unix(s)),
             Channel::Pipe(p) => p.polled_sink().map(Target::Pipe),
             _ => None,
         }
@@ -343,12 +378,7 @@ impl<'a> Target<'a> {
         progress: &mut impl FnMut(u64),
     ) -> Result<Sendfile> {
         loop {
-            let want = transfer.want(
-                std::env::var("WF_CHUNK")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(SENDFILE_CHUNK),
-            ); // TEMP
+            let want = transfer.want(SENDFILE_CHUNK);
             if want == 0 {
                 return Ok(Sendfile::Done);
             }
@@ -395,6 +425,19 @@ impl<'a> Target<'a> {
     }
 }
 
+/// Whether SIGPIPE is ignored in this process (the `SigIgn` mask of
+/// `/proc/thread-self/status`); `false` if that cannot be read.
+fn sigpipe_ignored() -> bool {
+    let bit = 1u64 << (rustix::process::Signal::PIPE.as_raw() - 1);
+    std::fs::read_to_string("/proc/thread-self/status")
+        .ok()
+        .and_then(|status| {
+            let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|ignored| ignored & bit != 0)
+}
+
 /// sendfile(2) refusing this pair of fds, rather than failing to write.
 fn is_unsupported(e: &io::Error) -> bool {
     use rustix::io::Errno;
@@ -402,4 +445,13 @@ fn is_unsupported(e: &io::Error) -> bool {
         || [Errno::INVAL, Errno::NOSYS, Errno::OPNOTSUPP]
             .iter()
             .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rust_programs_ignore_sigpipe_and_we_can_tell() {
+        // The std runtime sets SIGPIPE to SIG_IGN before the test harness runs.
+        assert!(super::sigpipe_ignored());
+    }
 }
