@@ -294,3 +294,13 @@ fn public_types_are_send_and_unpin() {
     check::<iochannels::ProcessChannel>();
     check::<iochannels::TestChannel>();
 }
+
+#[test]
+fn channel_and_framed_channel_stay_small() {
+    // A poller holds one FramedChannel per connection: every byte counts
+    // (large kinds are boxed inside, so the enum is as small as a socket).
+    let channel = std::mem::size_of::<Channel>();
+    let framed = std::mem::size_of::<iochannels::FramedChannel>();
+    assert!(channel <= 48, "Channel is {channel} bytes");
+    assert!(framed <= 320, "FramedChannel is {framed} bytes");
+}

@@ -21,7 +21,7 @@
 //! pattern (`offset % 251`): the reader checks every piece's first and last
 //! byte against its offset in the stream, and the total.
 //!
-//! `IOCHANNELS_BENCH_BYTES_MIB=N` sets the volume per run (default 1024).
+//! `IOCHANNELS_BENCH_BYTES_MIB=N` sets the volume per run (default 512).
 
 use std::hint::black_box;
 use std::os::fd::OwnedFd;
@@ -42,7 +42,7 @@ pub fn run(h: &Harness) {
     if !h.wants("bytes") {
         return;
     }
-    let mib = env_usize("IOCHANNELS_BENCH_BYTES_MIB", 1024).max(1) as u64;
+    let mib = env_usize("IOCHANNELS_BENCH_BYTES_MIB", 512).max(1) as u64;
     let volume = mib * 1024 * 1024 / CHUNK as u64 * CHUNK as u64;
     println!("\n# bytes: {mib} MiB per run in 64 KiB writes, current_thread runtime");
     let rt = runtime(0);

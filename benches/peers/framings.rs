@@ -48,7 +48,7 @@ pub fn run(h: &Harness) {
         ));
         iochannels_rows(rt, reps, &mut table, &input, &framing, &expected);
         table.time("tokio-util AnyDelimiterCodec(\\n;)", reps, || {
-            timed(&rt, &expected, "AnyDelimiterCodec", || {
+            timed(rt, &expected, "AnyDelimiterCodec", || {
                 drain_framed_read(&input, AnyDelimiterCodec::new(b"\n;".to_vec(), vec![]), 1)
             })
         });
@@ -68,7 +68,7 @@ pub fn run(h: &Harness) {
         ));
         iochannels_rows(rt, reps, &mut table, &input, &framing, &expected);
         table.time("tokio-util AnyDelimiterCodec(\\n;|)", reps, || {
-            timed(&rt, &expected, "AnyDelimiterCodec", || {
+            timed(rt, &expected, "AnyDelimiterCodec", || {
                 let codec = AnyDelimiterCodec::new(b"\n;|".to_vec(), vec![]);
                 drain_framed_read(&input, codec, 1)
             })
@@ -91,7 +91,7 @@ pub fn run(h: &Harness) {
         ));
         iochannels_rows(rt, reps, &mut table, &input, &framing, &expected);
         table.time("read_exact(64) loop on BufReader", reps, || {
-            timed(&rt, &expected, "read_exact", || read_exact_loop(&input))
+            timed(rt, &expected, "read_exact", || read_exact_loop(&input))
         });
         table.print("read_exact(64) loop on BufReader");
     }
@@ -112,7 +112,7 @@ pub fn run(h: &Harness) {
             n as u64,
         ));
         iochannels_rows(
-            &rt,
+            rt,
             reps,
             &mut table,
             &input,
@@ -120,7 +120,7 @@ pub fn run(h: &Harness) {
             &expected,
         );
         table.time("tokio-util LengthDelimitedCodec", reps, || {
-            timed(&rt, &expected, "LengthDelimitedCodec", || {
+            timed(rt, &expected, "LengthDelimitedCodec", || {
                 drain_framed_read(&input, LengthDelimitedCodec::new(), 0)
             })
         });

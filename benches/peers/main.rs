@@ -9,6 +9,7 @@ mod lines;
 mod memory;
 mod poller;
 mod queue;
+mod write_file;
 
 fn main() {
     // The memory scenario's client and server processes are this binary too.
@@ -27,4 +28,5 @@ fn main() {
     framings::run(&h);
     poller::run(&h);
     memory::run(&h);
+    write_file::run(&h);
 }

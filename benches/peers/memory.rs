@@ -178,7 +178,9 @@ fn measure(contender: Contender, n: u64, idle_secs: u64) -> Result<Report, Strin
 }
 
 fn spawn_role(role: &str) -> Result<Child, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    // This very binary, even if a rebuild has replaced or deleted its file
+    // since it started (the build directory is shared).
+    let exe = format!("/proc/{}/exe", std::process::id());
     Command::new("sh")
         .arg("-c")
         .arg(r#"ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0""#)

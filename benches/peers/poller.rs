@@ -14,9 +14,10 @@
 //! | row | consumer |
 //! |-----|----------|
 //! | iochannels Poller | `Poller::new(Lines)`, `FramedChannel`s registered, `Event::Data` counted |
+//! | iochannels Poller, unconstrained (diag) | the same inside `tokio::task::unconstrained`: not a contender, it shows what tokio's cooperative budget costs the poller (see the report) |
 //! | select_all LinesCodec (baseline) | `futures::stream::select_all` of `FramedRead<Channel, LinesCodec>` |
 //! | select_all FrameCodec | the same with iochannels' `FrameCodec(Lines)`: the multiplexer alone |
-//! | StreamMap LinesCodec | `tokio_stream::StreamMap` of the same; it polls every stream per item, O(n), so it gets fewer lines per active connection at 1,000 and 10,000 connections (see the row name), normalised to lines/s |
+//! | StreamMap LinesCodec | `tokio_stream::StreamMap` of the same; it polls every stream per item, O(n), so it gets fewer lines per active connection (see the row name; `STREAMMAP_SCALE`), normalised to lines/s |
 //! | task per connection | one task per `FramedRead<Channel, LinesCodec>` sending each line into a bounded(1024) `tokio::sync::mpsc` |
 //!
 //! Current-thread runtime: everything on one core, as a single poller task is.
@@ -36,9 +37,9 @@ use crate::lines::{env_usize, make_lines, FrameBytes, Rows, Tally};
 const DEFAULT_LINES: usize = 1_000_000;
 const LINE: usize = 16;
 /// StreamMap's lines per case are the total times this over the connection
-/// count (at most the total): 1,000,000 at 100 connections, 100,000 at
-/// 1,000, 10,000 at 10,000.
-const STREAMMAP_SCALE: usize = 100;
+/// count (at least one line per active connection): 100,000 at 100
+/// connections, 10,000 at 1,000, one per active connection at 10,000.
+const STREAMMAP_SCALE: usize = 10;
 
 pub fn run(h: &Harness) {
     if !h.wants("poller") {
@@ -50,44 +51,58 @@ pub fn run(h: &Harness) {
          current_thread runtime"
     );
     let rt = &runtime(0);
-    for n in [100, 1_000, 10_000] {
-        for active_pct in [100, 1] {
-            let active = (n * active_pct / 100).max(1);
-            let case = Case::new(n, active, total / active);
-            let title = format!(
-                "poller: {n} connections, {active} active ({active_pct}%), {} lines each",
-                case.per_active
-            );
-            let mut table = Rows::new(Table::new(title, "lines/s", case.total() as u64));
-            let reps = h.reps;
-            table.time("iochannels Poller", reps, move || {
-                rt.block_on(case.poller())
-            });
-            table.time("select_all FramedRead<LinesCodec>", reps, move || {
-                rt.block_on(case.select_all(LinesCodec::new, 1))
-            });
-            table.time("select_all FramedRead<FrameCodec Lines>", reps, move || {
-                rt.block_on(case.select_all(|| FrameCodec::new(Framing::Lines), 0))
-            });
-            let small = case.scaled_for_streammap();
-            let name = if small.per_active == case.per_active {
-                "StreamMap FramedRead<LinesCodec>".to_owned()
-            } else {
-                format!("StreamMap LinesCodec ({} lines each)*", small.per_active)
-            };
-            // Its own amount of work: recorded normalised to the table's,
-            // the time the full case would take at this rate.
-            // Its own amount of work, normalised to the table's: the time
-            // the full case would take at this rate.
-            let scale = case.total() as f64 / small.total() as f64;
-            table.time(&name, reps, move || {
-                rt.block_on(small.stream_map()).mul_f64(scale)
-            });
-            table.time("task per connection + mpsc(1024)", reps, move || {
-                rt.block_on(case.task_per_connection())
-            });
-            table.print("select_all FramedRead<LinesCodec>");
-        }
+    // `IOCHANNELS_BENCH_POLLER_CASES=10000:100,100:1` runs only those
+    // (connections:percent active) cases.
+    let cases: Vec<(usize, usize)> = match std::env::var("IOCHANNELS_BENCH_POLLER_CASES") {
+        Ok(v) => v
+            .split(',')
+            .filter_map(|c| {
+                let (n, pct) = c.split_once(':')?;
+                Some((n.parse().ok()?, pct.parse().ok()?))
+            })
+            .collect(),
+        Err(_) => [100, 1_000, 10_000]
+            .into_iter()
+            .flat_map(|n| [(n, 100), (n, 1)])
+            .collect(),
+    };
+    for (n, active_pct) in cases {
+        let active = (n * active_pct / 100).max(1);
+        let case = Case::new(n, active, total / active);
+        let title = format!(
+            "poller: {n} connections, {active} active ({active_pct}%), {} lines each",
+            case.per_active
+        );
+        let mut table = Rows::new(Table::new(title, "lines/s", case.total() as u64));
+        let reps = h.reps;
+        table.time("iochannels Poller", reps, move || {
+            rt.block_on(case.poller())
+        });
+        table.time("iochannels Poller, unconstrained (diag)", reps, move || {
+            rt.block_on(tokio::task::unconstrained(case.poller()))
+        });
+        table.time("select_all FramedRead<LinesCodec>", reps, move || {
+            rt.block_on(case.select_all(LinesCodec::new, 1))
+        });
+        table.time("select_all FramedRead<FrameCodec Lines>", reps, move || {
+            rt.block_on(case.select_all(|| FrameCodec::new(Framing::Lines), 0))
+        });
+        let small = case.scaled_for_streammap();
+        let name = if small.per_active == case.per_active {
+            "StreamMap FramedRead<LinesCodec>".to_owned()
+        } else {
+            format!("StreamMap LinesCodec ({} lines each)*", small.per_active)
+        };
+        // Its own amount of work, normalised to the table's: the time
+        // the full case would take at this rate.
+        let scale = case.total() as f64 / small.total() as f64;
+        table.time(&name, reps, move || {
+            rt.block_on(small.stream_map()).mul_f64(scale)
+        });
+        table.time("task per connection + mpsc(1024)", reps, move || {
+            rt.block_on(case.task_per_connection())
+        });
+        table.print("select_all FramedRead<LinesCodec>");
     }
     println!("\n(* StreamMap: fewer lines per active connection, rate normalised to lines/s)");
 }

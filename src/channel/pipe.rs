@@ -69,8 +69,9 @@ use crate::error::{io_at, MissingSide};
 /// # }
 /// ```
 pub struct PipeChannel {
-    faucet: Option<FdEnd>,
-    sink: Option<FdEnd>,
+    /// Boxed so that `Channel`, as large as its largest kind, stays small.
+    faucet: Option<Box<FdEnd>>,
+    sink: Option<Box<FdEnd>>,
     /// Set by `poll_shutdown`: the sink was closed on purpose, so writes fail
     /// as a closed pipe would rather than as a missing side.
     sink_shut: bool,
@@ -103,10 +104,10 @@ impl PipeChannel {
         }
         Ok(PipeChannel {
             faucet: faucet
-                .map(|fd| FdEnd::new(fd, Direction::Read))
+                .map(|fd| FdEnd::new(fd, Direction::Read).map(Box::new))
                 .transpose()?,
             sink: sink
-                .map(|fd| FdEnd::new(fd, Direction::Write))
+                .map(|fd| FdEnd::new(fd, Direction::Write).map(Box::new))
                 .transpose()?,
             sink_shut: false,
         })

@@ -49,6 +49,13 @@ use crate::Channel;
 /// ```
 #[derive(Debug)]
 pub struct ProcessChannel {
+    /// Boxed: a child's handles are large, and every `Channel` is as large
+    /// as its largest kind (a poller holds thousands of channels).
+    inner: Box<Parts>,
+}
+
+#[derive(Debug)]
+struct Parts {
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
@@ -83,10 +90,12 @@ impl ProcessChannel {
             .spawn()
             .map_err(|e| io_at(format!("spawning `{program}`"), e))?;
         Ok(ProcessChannel {
-            stdin: child.stdin.take(),
-            stdout: child.stdout.take(),
-            child,
-            program,
+            inner: Box::new(Parts {
+                stdin: child.stdin.take(),
+                stdout: child.stdout.take(),
+                child,
+                program,
+            }),
         })
     }
 
@@ -126,7 +135,7 @@ impl ProcessChannel {
             // `spawn` keeps the child's stderr, and it was just set to a pipe.
             None => Err(io::Error::other(format!(
                 "spawning `{}`: the child has no stderr pipe",
-                process.program
+                process.program()
             ))
             .into()),
         }
@@ -167,10 +176,10 @@ impl ProcessChannel {
     /// # }
     /// ```
     pub fn take_stderr(&mut self) -> crate::Result<Option<Channel>> {
-        let Some(stderr) = self.child.stderr.take() else {
+        let Some(stderr) = self.inner.child.stderr.take() else {
             return Ok(None);
         };
-        let what = || format!("stderr of `{}`", self.program);
+        let what = || format!("stderr of `{}`", self.inner.program);
         let fd = stderr.into_owned_fd().map_err(|e| io_at(what(), e))?;
         let channel = Channel::pipe(Some(fd), None).map_err(|e| match e {
             crate::Error::Io(e) => crate::Error::Io(io_at(what(), e)),
@@ -218,9 +227,10 @@ impl ProcessChannel {
     /// # }
     /// ```
     pub async fn wait(&mut self) -> crate::Result<ExitStatus> {
-        self.stdin = None;
-        let program = &self.program;
-        self.child
+        self.inner.stdin = None;
+        let program = &self.inner.program;
+        self.inner
+            .child
             .wait()
             .await
             .map_err(|e| io_at(format!("waiting for `{program}`"), e).into())
@@ -258,15 +268,17 @@ impl ProcessChannel {
     /// # }
     /// ```
     pub async fn kill(&mut self) -> crate::Result<ExitStatus> {
-        let program = &self.program;
+        let program = &self.inner.program;
         // Reaped already, or exited: its real status, and no signal to a pid
         // that may no longer be ours.
         let exited = self
+            .inner
             .child
             .try_wait()
             .map_err(|e| io_at(format!("checking on `{program}`"), e))?;
         if exited.is_none() {
-            self.child
+            self.inner
+                .child
                 .start_kill()
                 .map_err(|e| io_at(format!("killing `{program}`"), e))?;
         }
@@ -307,10 +319,10 @@ impl ProcessChannel {
     pub fn terminate(&mut self) -> crate::Result<()> {
         // `id()` is `None` once tokio has reaped the child; until then the
         // pid is ours (at worst a zombie, which ignores signals harmlessly).
-        let Some(id) = self.child.id() else {
+        let Some(id) = self.inner.child.id() else {
             return Ok(());
         };
-        let what = || format!("sending SIGTERM to `{}` (pid {id})", self.program);
+        let what = || format!("sending SIGTERM to `{}` (pid {id})", self.inner.program);
         let pid = i32::try_from(id)
             .ok()
             .and_then(Pid::from_raw)
@@ -326,22 +338,22 @@ impl ProcessChannel {
 
     /// The child's process id, while it has not been reaped.
     pub fn id(&self) -> Option<u32> {
-        self.child.id()
+        self.inner.child.id()
     }
 
     /// The program that was spawned, as given to the `Command`.
     pub fn program(&self) -> &str {
-        &self.program
+        &self.inner.program
     }
 
     /// The child, for waiting on it, killing it or reading its status.
     pub fn child_mut(&mut self) -> &mut Child {
-        &mut self.child
+        &mut self.inner.child
     }
 
     pub(crate) fn stdout_fd(&self) -> Option<std::os::fd::RawFd> {
         use std::os::fd::AsRawFd;
-        self.stdout.as_ref().map(|s| s.as_raw_fd())
+        self.inner.stdout.as_ref().map(|s| s.as_raw_fd())
     }
 }
 
@@ -351,7 +363,7 @@ impl AsyncRead for ProcessChannel {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut().stdout.as_mut() {
+        match self.get_mut().inner.stdout.as_mut() {
             Some(out) => Pin::new(out).poll_read(cx, buf),
             None => Poll::Ready(Err(MissingSide::Read.into_io())),
         }
@@ -364,7 +376,7 @@ impl AsyncWrite for ProcessChannel {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut().stdin.as_mut() {
+        match self.get_mut().inner.stdin.as_mut() {
             Some(input) => Pin::new(input).poll_write(cx, data),
             // The only way to lose stdin is shutting it down: a closed pipe.
             None => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
@@ -372,7 +384,7 @@ impl AsyncWrite for ProcessChannel {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut().stdin.as_mut() {
+        match self.get_mut().inner.stdin.as_mut() {
             Some(input) => Pin::new(input).poll_flush(cx),
             None => Poll::Ready(Ok(())),
         }
@@ -380,7 +392,7 @@ impl AsyncWrite for ProcessChannel {
 
     /// Closes the child's stdin; its stdout stays readable.
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().stdin = None;
+        self.get_mut().inner.stdin = None;
         Poll::Ready(Ok(()))
     }
 }

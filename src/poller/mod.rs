@@ -120,6 +120,17 @@ pub struct Poller {
     ended: bool,
 }
 
+/// What one [`Poller::turn`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    /// Nothing was woken.
+    Idle,
+    /// Every woken key was polled (or enough events were gathered).
+    Worked,
+    /// The cooperative budget ran out; the rest is requeued.
+    OutOfBudget,
+}
+
 struct ServerSlot {
     generation: u32,
     server: Option<(Server, Arc<SlotWaker>, Waker)>,
@@ -396,7 +407,7 @@ impl Poller {
         std::future::poll_fn(|cx| {
             self.queue.register(cx.waker());
             while self.channels.closing() + self.datagrams.closing() > 0 {
-                if !self.turn() {
+                if matches!(self.turn(), Turn::Idle | Turn::OutOfBudget) {
                     return Poll::Pending;
                 }
             }
@@ -500,17 +511,27 @@ impl Poller {
     }
 
     /// One turn: polls every channel and server woken since the last turn,
-    /// gathering their events. `false` if nothing was woken.
-    fn turn(&mut self) -> bool {
+    /// gathering their events.
+    ///
+    /// Stops early, leaving the rest queued, once enough events are
+    /// gathered or the task's cooperative budget is spent: past that every
+    /// read would only return `Pending` and wake itself again, a wasted poll
+    /// per channel.
+    fn turn(&mut self) -> Turn {
         self.queue.take(&mut self.keys);
         if self.keys.is_empty() {
-            return false;
+            return Turn::Idle;
         }
         let mut keys = std::mem::take(&mut self.keys);
+        let mut outcome = Turn::Worked;
         for (done, &key) in keys.iter().enumerate() {
-            if self.events.len() >= MAX_EVENTS_PER_TURN {
-                // Enough for now: the rest stay queued (their flags are still set).
+            let out_of_budget = !tokio::task::coop::has_budget_remaining();
+            if out_of_budget || self.events.len() >= MAX_EVENTS_PER_TURN {
+                // The rest stay queued (their flags are still set).
                 self.queue.requeue(&keys[done..]);
+                if out_of_budget {
+                    outcome = Turn::OutOfBudget;
+                }
                 break;
             }
             if key & SERVER_KEY != 0 {
@@ -524,7 +545,7 @@ impl Poller {
         }
         keys.clear();
         self.keys = keys;
-        true
+        outcome
     }
 
     /// Accepts up to a budget of clients from server `index`.
@@ -582,8 +603,12 @@ impl Stream for Poller {
             if this.ended {
                 return Poll::Ready(None);
             }
-            if !this.turn() {
-                return Poll::Pending;
+            match this.turn() {
+                Turn::Idle => return Poll::Pending,
+                Turn::Worked => {}
+                // Requeued keys wake the task: it comes back after the others ran.
+                Turn::OutOfBudget if this.events.is_empty() => return Poll::Pending,
+                Turn::OutOfBudget => {}
             }
         }
         // Turns that only moved writes or retried: let others run, then go on.
