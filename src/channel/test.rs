@@ -3,8 +3,8 @@
 //!
 //! The peer must `put` without awaiting, yet a duplex has a bounded buffer.
 //! So the peer keeps a backlog: `put` pushes what fits into the duplex and
-//! keeps the rest, and the channel's reader tops the duplex up from the
-//! backlog each time it reads. The duplex is never built with capacity 0
+//! keeps the rest, and once the channel's reader has drained the duplex it
+//! reads the backlog directly. The duplex is never built with capacity 0
 //! (pitfall 22: `duplex(0)` deadlocks).
 
 use std::fmt;
@@ -217,14 +217,24 @@ impl AsyncRead for TestChannel {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        lock(&this.peer).pump();
-        let before = buf.filled().len();
+        // What is in the duplex was put first: it goes first.
         let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            // Room was made: top the duplex up so the next read finds it.
-            lock(&this.peer).pump();
+        if !matches!(polled, Poll::Pending) {
+            return polled;
         }
-        polled
+        // The duplex is empty: take the backlog straight into `buf` (one
+        // copy, not two through the duplex). `cx` is registered with the
+        // duplex, so a later `put` wakes this reader.
+        let mut side = lock(&this.peer);
+        if side.backlog.is_empty() {
+            return Poll::Pending;
+        }
+        let n = side.backlog.len().min(buf.remaining());
+        buf.put_slice(&side.backlog[..n]);
+        side.backlog.advance(n);
+        // Shuts the duplex down if that emptied a closed peer's backlog.
+        side.pump();
+        Poll::Ready(Ok(()))
     }
 }
 

@@ -117,9 +117,15 @@ impl FramedChannel {
     /// # Errors
     ///
     /// As [`read`](FramedChannel::read).
+    #[inline]
     pub fn poll_read_frame(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
         if self.closed {
             return Poll::Ready(Err(Error::Closed));
+        }
+        match self.reader.buffered_frame(&mut self.codec) {
+            Some(Ok(frame)) => return Poll::Ready(Ok(Some(frame))),
+            Some(Err(e)) => return Poll::Ready(Err(self.name_endpoint(e))),
+            None => {}
         }
         let polled = self
             .reader

@@ -60,6 +60,24 @@ impl Reader {
         }
     }
 
+    /// A frame already whole in the buffer, decoded without touching the
+    /// channel: the hot path when one read brought many frames. `None` when
+    /// the slow path must run (nothing whole buffered, or past the end).
+    #[inline]
+    pub(crate) fn buffered_frame(&mut self, codec: &mut FrameCodec) -> Option<Result<Bytes>> {
+        if self.state != ReadState::Open || self.buf.is_empty() {
+            return None;
+        }
+        match codec.decode(&mut self.buf) {
+            Ok(Some(frame)) => {
+                self.shrink_if_oversized();
+                Some(Ok(frame))
+            }
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
     /// The next frame: `Ok(Some)`, `Ok(None)` once at the end, then `Err(Closed)`.
     pub(crate) fn poll_frame<R: AsyncRead + Unpin>(
         &mut self,
@@ -115,6 +133,7 @@ impl Reader {
     }
 
     /// After a large frame, moves what is left into a buffer sized to it.
+    #[inline]
     fn shrink_if_oversized(&mut self) {
         let len = self.buf.len();
         if self.buf.capacity() > SHRINK_ABOVE && len <= MAX_READ {
