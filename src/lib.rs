@@ -52,6 +52,7 @@ mod framed;
 mod framing;
 mod handler;
 mod monitor;
+mod poll_now;
 mod poller;
 mod queue;
 

@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
-use futures::task::noop_waker_ref;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
+
+use crate::poll_now::poll_now;
 
 /// Bytes the duplex holds in each direction before writers wait.
 const DUPLEX_CAPACITY: usize = 64 * 1024;
@@ -113,11 +114,11 @@ impl PeerSide {
         let Some(stream) = self.stream.as_mut() else {
             return;
         };
-        let mut cx = Context::from_waker(noop_waker_ref());
         while !self.backlog.is_empty() {
-            match Pin::new(&mut *stream).poll_write(&mut cx, &self.backlog) {
-                Poll::Ready(Ok(n)) if n > 0 => self.backlog.advance(n),
-                // Full (pending), or the channel end is gone: keep the rest.
+            let backlog = &self.backlog;
+            match poll_now(|cx| Pin::new(&mut *stream).poll_write(cx, backlog)) {
+                Some(Ok(n)) if n > 0 => self.backlog.advance(n),
+                // Full, or the channel end is gone: keep the rest.
                 _ => break,
             }
         }
@@ -125,7 +126,7 @@ impl PeerSide {
             if self.dropped {
                 self.stream = None;
             } else if self.closing && !self.shut {
-                let _ = Pin::new(&mut *stream).poll_shutdown(&mut cx);
+                let _ = poll_now(|cx| Pin::new(&mut *stream).poll_shutdown(cx));
                 self.shut = true;
             }
         }
@@ -152,7 +153,6 @@ impl TestPeer {
     /// Everything the channel has written since the last `get()`.
     pub fn get(&mut self) -> Bytes {
         let mut side = lock(&self.side);
-        let mut cx = Context::from_waker(noop_waker_ref());
         let mut out = BytesMut::new();
         let mut chunk = [0u8; 8192];
         let Some(stream) = side.stream.as_mut() else {
@@ -160,10 +160,8 @@ impl TestPeer {
         };
         loop {
             let mut buf = ReadBuf::new(&mut chunk);
-            match Pin::new(&mut *stream).poll_read(&mut cx, &mut buf) {
-                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
-                    out.extend_from_slice(buf.filled())
-                }
+            match poll_now(|cx| Pin::new(&mut *stream).poll_read(cx, &mut buf)) {
+                Some(Ok(())) if !buf.filled().is_empty() => out.extend_from_slice(buf.filled()),
                 _ => break,
             }
         }

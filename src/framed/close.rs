@@ -10,7 +10,6 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures::task::noop_waker_ref;
 use tokio::io::AsyncWrite;
 
 use super::writer::WriteState;
@@ -159,8 +158,8 @@ impl FramedChannel {
         self.writer.buf = BytesMut::new();
         if self.writer.state == WriteState::Open {
             // One try: shutdown(2) on a socket, closing a pipe or a child's stdin never waits.
-            let mut cx = Context::from_waker(noop_waker_ref());
-            let _ = Pin::new(&mut self.channel).poll_shutdown(&mut cx);
+            let channel = &mut self.channel;
+            let _ = crate::poll_now::poll_now(|cx| Pin::new(&mut *channel).poll_shutdown(cx));
             self.writer.state = WriteState::Shut;
         }
         self.mark_closed();

@@ -16,7 +16,6 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures::task::noop_waker_ref;
 
 use tokio::io::AsyncWrite;
 
@@ -205,13 +204,12 @@ impl FramedChannel {
     /// # }
     /// ```
     pub fn try_read(&mut self) -> Result<Option<Bytes>> {
-        let mut cx = Context::from_waker(noop_waker_ref());
-        match self.poll_read_frame(&mut cx) {
-            Poll::Ready(Ok(Some(frame))) => Ok(Some(frame)),
+        match crate::poll_now::poll_now(|cx| self.poll_read_frame(cx)) {
+            Some(Ok(Some(frame))) => Ok(Some(frame)),
             // The end, reported here as the error the contract gives to a drained channel.
-            Poll::Ready(Ok(None)) => Err(Error::Closed),
-            Poll::Ready(Err(e)) => Err(e),
-            Poll::Pending => Ok(None),
+            Some(Ok(None)) => Err(Error::Closed),
+            Some(Err(e)) => Err(e),
+            None => Ok(None),
         }
     }
 

@@ -7,7 +7,10 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::kind::{invalid_input, too_long, Scan};
+use super::kind::{invalid_input, too_long, Kind, Scan};
+
+/// Most room reserved ahead of data for a frame whose length is known.
+const RESERVE_AHEAD: usize = 64 * 1024;
 use super::FrameCodec;
 use crate::Result;
 
@@ -46,6 +49,11 @@ impl FrameCodec {
                     return Ok(None);
                 }
                 continue;
+            }
+            if let Kind::Invalid(why) = self.kind {
+                // Said on every call, an empty buffer included: a channel
+                // with an invalid framing must not look like a quiet one.
+                return Err(invalid_input(why));
             }
             if buf.is_empty() {
                 return Ok(None);
@@ -89,8 +97,12 @@ impl FrameCodec {
                     }
                     if known {
                         // Room for the rest of the frame, which is within the
-                        // limit: a hostile length prefix reserves nothing.
-                        buf.reserve((header + min_len).saturating_sub(buf.len()));
+                        // limit: a hostile length prefix reserves nothing, and
+                        // a large announced frame gets room as it arrives
+                        // (at most 64 KiB ahead), so a 4-byte header cannot
+                        // make an idle peer pin 8 MiB.
+                        let missing = (header + min_len).saturating_sub(buf.len());
+                        buf.reserve(missing.min(RESERVE_AHEAD));
                     }
                     return Ok(None);
                 }
