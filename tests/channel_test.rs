@@ -89,3 +89,30 @@ async fn test_channel_has_no_fd() {
     let (channel, _peer) = Channel::test();
     assert_eq!(channel.fd(), None);
 }
+
+#[tokio::test]
+async fn large_put_is_read_in_order_across_many_reads() -> iochannels::Result<()> {
+    // Far more than the duplex holds, read in a thousand reads that never
+    // wait: once tokio's cooperative budget is spent the duplex says
+    // `Pending` with data in it, and the backlog once jumped ahead of it.
+    let (channel, mut peer) = Channel::test();
+    let data: Vec<u8> = (0..128 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    peer.put(&data);
+    peer.close();
+    let mut framed = channel.framed(Framing::Bytes);
+    let mut got = Vec::with_capacity(data.len());
+    let mut reads = 0;
+    // Not wrapped in a timeout: a timer between the reads changes how the
+    // budget is spent, and hid the bug.
+    while let Some(chunk) = framed.read().await? {
+        got.extend_from_slice(&chunk);
+        reads += 1;
+    }
+    assert!(
+        reads > 128,
+        "only {reads} reads: the budget was never spent"
+    );
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "bytes out of order");
+    Ok(())
+}

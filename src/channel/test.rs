@@ -11,7 +11,7 @@ use std::fmt;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
@@ -215,24 +215,31 @@ impl AsyncRead for TestChannel {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        // One unit of the task's budget per read, as tokio's own I/O spends;
+        // the looks below are unconstrained, so "empty" means empty (a
+        // budget-starved duplex read would say `Pending` with data in it,
+        // and the backlog would jump the queue).
+        let coop = ready!(tokio::task::coop::poll_proceed(cx));
         // What is in the duplex was put first: it goes first.
-        let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
-        if !matches!(polled, Poll::Pending) {
-            return polled;
+        if let Some(read) = poll_now(|c| Pin::new(&mut this.stream).poll_read(c, buf)) {
+            coop.made_progress();
+            return Poll::Ready(read);
         }
         // The duplex is empty: take the backlog straight into `buf` (one
-        // copy, not two through the duplex). `cx` is registered with the
-        // duplex, so a later `put` wakes this reader.
+        // copy, not two through the duplex).
         let mut side = lock(&this.peer);
-        if side.backlog.is_empty() {
-            return Poll::Pending;
+        if !side.backlog.is_empty() {
+            let n = side.backlog.len().min(buf.remaining());
+            buf.put_slice(&side.backlog[..n]);
+            side.backlog.advance(n);
+            // Shuts the duplex down if that emptied a closed peer's backlog.
+            side.pump();
+            coop.made_progress();
+            return Poll::Ready(Ok(()));
         }
-        let n = side.backlog.len().min(buf.remaining());
-        buf.put_slice(&side.backlog[..n]);
-        side.backlog.advance(n);
-        // Shuts the duplex down if that emptied a closed peer's backlog.
-        side.pump();
-        Poll::Ready(Ok(()))
+        drop(side);
+        // Nothing anywhere: wait on the duplex, where `put` writes first.
+        Pin::new(&mut this.stream).poll_read(cx, buf)
     }
 }
 
