@@ -25,6 +25,7 @@ use bytes::Bytes;
 use tokio::time::Sleep;
 
 use super::ready::{ReadyQueue, SlotWaker};
+use super::slab::Slab;
 use super::write_queue::WriteQueue;
 use super::{ChannelId, Event};
 use crate::{Error, FramedChannel};
@@ -69,17 +70,10 @@ pub(crate) struct Entry {
     deadline: Option<Pin<Box<Sleep>>>,
 }
 
-#[derive(Debug)]
-struct Slot {
-    generation: u32,
-    entry: Option<Entry>,
-}
-
-/// Every channel of a poller, by slot index; free slots are reused.
+/// Every channel of a poller, by slot index.
 #[derive(Debug)]
 pub(crate) struct Channels {
-    slots: Vec<Slot>,
-    free: Vec<u32>,
+    slots: Slab<Entry>,
     /// Entries a user can see: all but `Lingering`.
     visible: usize,
     /// Entries in `Draining` or `Lingering`: `close_all` waits for them.
@@ -90,8 +84,7 @@ pub(crate) struct Channels {
 impl Channels {
     pub(crate) fn new(queue: Arc<ReadyQueue>) -> Channels {
         Channels {
-            slots: Vec::new(),
-            free: Vec::new(),
+            slots: Slab::new(),
             visible: 0,
             closing: 0,
             queue,
@@ -109,44 +102,30 @@ impl Channels {
     /// Registers `framed`; it is polled on the next turn, so input it
     /// already buffered is not left waiting for a wake-up.
     pub(crate) fn insert(&mut self, framed: FramedChannel) -> ChannelId {
-        let index = match self.free.pop() {
-            Some(index) => index,
-            None => {
-                self.slots.push(Slot {
-                    generation: 0,
-                    entry: None,
-                });
-                (self.slots.len() - 1) as u32
+        let queue = &self.queue;
+        let (index, generation) = self.slots.insert_with(|index| {
+            let (notify, waker) = SlotWaker::new(queue, index);
+            notify.notify();
+            Entry {
+                framed,
+                notify,
+                waker,
+                out: WriteQueue::default(),
+                state: State::Open,
+                paused: false,
+                readable: true,
+                deadline: None,
             }
-        };
-        let slot = &mut self.slots[index as usize];
-        slot.generation = slot.generation.wrapping_add(1);
-        let (notify, waker) = SlotWaker::new(&self.queue, index);
-        notify.notify();
-        slot.entry = Some(Entry {
-            framed,
-            notify,
-            waker,
-            out: WriteQueue::default(),
-            state: State::Open,
-            paused: false,
-            readable: true,
-            deadline: None,
         });
         self.visible += 1;
-        ChannelId {
-            index,
-            generation: slot.generation,
-        }
+        ChannelId { index, generation }
     }
 
     /// The entry behind `id`, if the id is current and not lingering.
     pub(crate) fn get_mut(&mut self, id: ChannelId) -> Option<&mut Entry> {
-        let slot = self.slots.get_mut(id.index as usize)?;
-        if slot.generation != id.generation {
-            return None;
-        }
-        slot.entry.as_mut().filter(|e| e.state != State::Lingering)
+        self.slots
+            .get_mut(id.index, id.generation)
+            .filter(|e| e.state != State::Lingering)
     }
 
     /// Takes `id`'s entry out of the poller.
@@ -157,7 +136,7 @@ impl Channels {
     }
 
     fn free_slot(&mut self, index: u32) -> Option<Entry> {
-        let entry = self.slots.get_mut(index as usize)?.entry.take()?;
+        let entry = self.slots.remove(index)?;
         match entry.state {
             State::Lingering => self.closing -= 1,
             State::Draining => {
@@ -166,7 +145,6 @@ impl Channels {
             }
             _ => self.visible -= 1,
         }
-        self.free.push(index);
         Some(entry)
     }
 
@@ -254,15 +232,12 @@ impl Channels {
     /// Ends every channel for `close_all`: open ones drain (and will queue
     /// their `Closed`), those whose `Closed` is queued are freed or linger.
     pub(crate) fn close_every(&mut self, limits: &Limits) {
-        for index in 0..self.slots.len() as u32 {
-            let slot = &self.slots[index as usize];
-            let Some(state) = slot.entry.as_ref().map(|e| e.state) else {
+        for index in self.slots.indices() {
+            let Some((generation, entry)) = self.slots.at_mut(index) else {
                 continue;
             };
-            let id = ChannelId {
-                index,
-                generation: slot.generation,
-            };
+            let state = entry.state;
+            let id = ChannelId { index, generation };
             match state {
                 State::Open => {
                     let _ = self.close(id, limits);
@@ -275,11 +250,11 @@ impl Channels {
 
     /// Frees every entry whose `Closed` is queued (after `close_all` drained).
     pub(crate) fn free_reported(&mut self) {
-        for index in 0..self.slots.len() as u32 {
-            let reported = self.slots[index as usize]
-                .entry
-                .as_ref()
-                .is_some_and(|e| e.state == State::Reported);
+        for index in self.slots.indices() {
+            let reported = self
+                .slots
+                .at_mut(index)
+                .is_some_and(|(_, e)| e.state == State::Reported);
             if reported {
                 self.free_slot(index);
             }
@@ -289,16 +264,10 @@ impl Channels {
     /// One turn of slot `index`: send queued output, read up to a budget of
     /// frames into `events`, move along its life.
     pub(crate) fn poll_slot(&mut self, index: u32, events: &mut VecDeque<Event>, limits: &Limits) {
-        let Some(slot) = self.slots.get_mut(index as usize) else {
+        let Some((generation, entry)) = self.slots.at_mut(index) else {
             return;
         };
-        let id = ChannelId {
-            index,
-            generation: slot.generation,
-        };
-        let Some(entry) = slot.entry.as_mut() else {
-            return;
-        };
+        let id = ChannelId { index, generation };
         entry.notify.clear();
         let Entry {
             framed,

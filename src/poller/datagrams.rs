@@ -19,6 +19,7 @@ use tokio::time::Sleep;
 
 use super::channels::Limits;
 use super::ready::{ReadyQueue, SlotWaker, DATAGRAM_KEY};
+use super::slab::Slab;
 use super::{ChannelId, Event, Poller};
 use crate::{DatagramAddr, DatagramChannel, Error, Result};
 
@@ -46,17 +47,10 @@ struct Entry {
     deadline: Option<Pin<Box<Sleep>>>,
 }
 
-#[derive(Debug)]
-struct Slot {
-    generation: u32,
-    entry: Option<Entry>,
-}
-
 /// Every datagram channel of a poller.
 #[derive(Debug)]
 pub(crate) struct Datagrams {
-    slots: Vec<Slot>,
-    free: Vec<u32>,
+    slots: Slab<Entry>,
     visible: usize,
     closing: usize,
     queue: Arc<ReadyQueue>,
@@ -69,8 +63,7 @@ pub(crate) fn is_datagram(id: ChannelId) -> bool {
 impl Datagrams {
     pub(crate) fn new(queue: Arc<ReadyQueue>) -> Datagrams {
         Datagrams {
-            slots: Vec::new(),
-            free: Vec::new(),
+            slots: Slab::new(),
             visible: 0,
             closing: 0,
             queue,
@@ -86,48 +79,37 @@ impl Datagrams {
     }
 
     fn insert(&mut self, channel: DatagramChannel) -> ChannelId {
-        let index = self.free.pop().unwrap_or_else(|| {
-            self.slots.push(Slot {
-                generation: 0,
-                entry: None,
-            });
-            (self.slots.len() - 1) as u32
-        });
-        let slot = &mut self.slots[index as usize];
-        slot.generation = slot.generation.wrapping_add(1);
-        let (notify, waker) = SlotWaker::new(&self.queue, DATAGRAM_KEY | index);
-        notify.notify();
-        slot.entry = Some(Entry {
-            channel,
-            notify,
-            waker,
-            out: VecDeque::new(),
-            out_bytes: 0,
-            state: State::Open,
-            deadline: None,
+        let queue = &self.queue;
+        let (index, generation) = self.slots.insert_with(|index| {
+            let (notify, waker) = SlotWaker::new(queue, DATAGRAM_KEY | index);
+            notify.notify();
+            Entry {
+                channel,
+                notify,
+                waker,
+                out: VecDeque::new(),
+                out_bytes: 0,
+                state: State::Open,
+                deadline: None,
+            }
         });
         self.visible += 1;
         ChannelId {
             index: DATAGRAM_ID | index,
-            generation: slot.generation,
+            generation,
         }
     }
 
     fn get_mut(&mut self, id: ChannelId) -> Option<&mut Entry> {
-        let slot = self.slots.get_mut((id.index & !DATAGRAM_ID) as usize)?;
-        if slot.generation != id.generation {
-            return None;
-        }
-        slot.entry.as_mut()
+        self.slots.get_mut(id.index & !DATAGRAM_ID, id.generation)
     }
 
     fn free_slot(&mut self, index: u32) -> Option<Entry> {
-        let entry = self.slots.get_mut(index as usize)?.entry.take()?;
+        let entry = self.slots.remove(index)?;
         if entry.state == State::Draining {
             self.closing -= 1;
         }
         self.visible -= 1;
-        self.free.push(index);
         Some(entry)
     }
 
@@ -187,12 +169,15 @@ impl Datagrams {
 
     /// `close_all`: every open channel drains, then closes.
     pub(crate) fn close_every(&mut self, limits: &Limits) {
-        for index in 0..self.slots.len() as u32 {
-            let slot = &self.slots[index as usize];
-            if slot.entry.as_ref().is_some_and(|e| e.state == State::Open) {
+        for index in self.slots.indices() {
+            let open = match self.slots.at_mut(index) {
+                Some((generation, e)) if e.state == State::Open => Some(generation),
+                _ => None,
+            };
+            if let Some(generation) = open {
                 let id = ChannelId {
                     index: DATAGRAM_ID | index,
-                    generation: slot.generation,
+                    generation,
                 };
                 let _ = self.close(id, limits);
             }
@@ -207,13 +192,12 @@ impl Datagrams {
     }
 
     pub(crate) fn free_reported(&mut self) {
-        for index in 0..self.slots.len() as u32 {
-            let slot = &self.slots[index as usize];
-            if slot
-                .entry
-                .as_ref()
-                .is_some_and(|e| e.state == State::Reported)
-            {
+        for index in self.slots.indices() {
+            let reported = self
+                .slots
+                .at_mut(index)
+                .is_some_and(|(_, e)| e.state == State::Reported);
+            if reported {
                 self.free_slot(index);
             }
         }
@@ -222,15 +206,12 @@ impl Datagrams {
     /// One turn of datagram slot `index`: send what is queued, receive up to
     /// a budget of packets, finish a close.
     pub(crate) fn poll_slot(&mut self, index: u32, events: &mut VecDeque<Event>, limits: &Limits) {
-        let Some(slot) = self.slots.get_mut(index as usize) else {
+        let Some((generation, entry)) = self.slots.at_mut(index) else {
             return;
         };
         let id = ChannelId {
             index: DATAGRAM_ID | index,
-            generation: slot.generation,
-        };
-        let Some(entry) = slot.entry.as_mut() else {
-            return;
+            generation,
         };
         entry.notify.clear();
         if entry.state == State::Reported {

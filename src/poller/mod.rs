@@ -11,6 +11,7 @@ mod datagrams;
 mod event;
 mod ready;
 mod server;
+mod slab;
 mod unix_listener;
 mod write_queue;
 
@@ -28,6 +29,7 @@ use self::channels::{Channels, Limits};
 use self::datagrams::{is_datagram, Datagrams};
 use self::ready::{ReadyQueue, SlotWaker, DATAGRAM_KEY, SERVER_KEY};
 use self::server::Server;
+use self::slab::Slab;
 use crate::{FramedChannel, Framing, Result};
 
 pub use self::event::{ChannelId, Event, PeerAddr, ServerId};
@@ -108,8 +110,7 @@ pub struct Poller {
     max_frame_len: usize,
     channels: Channels,
     datagrams: Datagrams,
-    servers: Vec<ServerSlot>,
-    free_servers: Vec<u32>,
+    servers: Slab<ServerEntry>,
     queue: Arc<ReadyQueue>,
     /// Keys taken from the ready queue this turn; kept to reuse its memory.
     keys: Vec<u32>,
@@ -131,10 +132,8 @@ enum Turn {
     OutOfBudget,
 }
 
-struct ServerSlot {
-    generation: u32,
-    server: Option<(Server, Arc<SlotWaker>, Waker)>,
-}
+/// A listener with its waker.
+type ServerEntry = (Server, Arc<SlotWaker>, Waker);
 
 impl Poller {
     /// An empty poller; clients accepted by its servers get `framing`.
@@ -152,8 +151,7 @@ impl Poller {
             max_frame_len: crate::DEFAULT_MAX_FRAME_LEN,
             channels: Channels::new(Arc::clone(&queue)),
             datagrams: Datagrams::new(Arc::clone(&queue)),
-            servers: Vec::new(),
-            free_servers: Vec::new(),
+            servers: Slab::new(),
             queue,
             keys: Vec::new(),
             events: VecDeque::new(),
@@ -215,25 +213,13 @@ impl Poller {
     /// # }
     /// ```
     pub fn add_server(&mut self, listener: impl Into<Listener>) -> ServerId {
-        let index = match self.free_servers.pop() {
-            Some(index) => index,
-            None => {
-                self.servers.push(ServerSlot {
-                    generation: 0,
-                    server: None,
-                });
-                (self.servers.len() - 1) as u32
-            }
-        };
-        let slot = &mut self.servers[index as usize];
-        slot.generation = slot.generation.wrapping_add(1);
-        let (notify, waker) = SlotWaker::new(&self.queue, SERVER_KEY | index);
-        notify.notify();
-        slot.server = Some((Server::new(listener.into()), notify, waker));
-        ServerId {
-            index,
-            generation: slot.generation,
-        }
+        let queue = &self.queue;
+        let (index, generation) = self.servers.insert_with(|index| {
+            let (notify, waker) = SlotWaker::new(queue, SERVER_KEY | index);
+            notify.notify();
+            (Server::new(listener.into()), notify, waker)
+        });
+        ServerId { index, generation }
     }
 
     /// Takes a channel out of the poller and gives it back. Output queued
@@ -274,14 +260,8 @@ impl Poller {
     /// Stops accepting from a server and drops its listener. `false` if
     /// `id` is not a server of this poller.
     pub fn remove_server(&mut self, id: ServerId) -> bool {
-        match self.servers.get_mut(id.index as usize) {
-            Some(slot) if slot.generation == id.generation && slot.server.is_some() => {
-                slot.server = None;
-                self.free_servers.push(id.index);
-                true
-            }
-            _ => false,
-        }
+        self.servers.get_mut(id.index, id.generation).is_some()
+            && self.servers.remove(id.index).is_some()
     }
 
     /// Queues `data` to be written to channel `id`; never waits. The bytes
@@ -398,10 +378,9 @@ impl Poller {
     /// # }
     /// ```
     pub async fn close_all(&mut self) {
-        for slot in &mut self.servers {
-            slot.server = None;
+        for index in self.servers.indices() {
+            self.servers.remove(index);
         }
-        self.free_servers = (0..self.servers.len() as u32).collect();
         self.channels.close_every(&self.limits);
         self.datagrams.close_every(&self.limits);
         std::future::poll_fn(|cx| {
@@ -550,16 +529,10 @@ impl Poller {
 
     /// Accepts up to a budget of clients from server `index`.
     fn accept(&mut self, index: u32) {
-        let Some(slot) = self.servers.get_mut(index as usize) else {
+        let Some((generation, (server, notify, waker))) = self.servers.at_mut(index) else {
             return;
         };
-        let server_id = ServerId {
-            index,
-            generation: slot.generation,
-        };
-        let Some((server, notify, waker)) = slot.server.as_mut() else {
-            return;
-        };
+        let server_id = ServerId { index, generation };
         notify.clear();
         let mut cx = Context::from_waker(waker);
         for _ in 0..ACCEPTS_PER_TURN {
@@ -622,10 +595,7 @@ impl fmt::Debug for Poller {
         f.debug_struct("Poller")
             .field("framing", &self.framing)
             .field("channels", &self.channels.len())
-            .field(
-                "servers",
-                &self.servers.iter().filter(|s| s.server.is_some()).count(),
-            )
+            .field("servers", &self.servers.count())
             .field("pending_events", &self.events.len())
             .field("ended", &self.ended)
             .finish()
