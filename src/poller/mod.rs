@@ -2,15 +2,21 @@
 //! servers — the seed's `Poller` made a `futures::Stream`.
 //!
 //! Files: `event.rs` (what it yields), `ready.rs` (per-channel wakers and the
-//! ready queue), `channels.rs` (the registry and one channel's turn),
-//! `server.rs` (listeners, accepting with back-off), `write_queue.rs`
-//! (queued output). This file is the public face and the turn loop.
+//! ready queue), `slab.rs` (generational storage behind every id),
+//! `channels.rs` (stream channels and one channel's turn), `datagrams.rs`
+//! (datagram channels), `server.rs` and `unix_listener.rs` (listeners,
+//! accepting with back-off), `write_queue.rs` (queued output),
+//! `closing.rs` (close, abort, close_all), `settings.rs` (limits). This file
+//! is the public face: registering, writing, the batch `poll`, and the turn
+//! loop behind the `Stream`.
 
 mod channels;
+mod closing;
 mod datagrams;
 mod event;
 mod ready;
 mod server;
+mod settings;
 mod slab;
 mod unix_listener;
 mod write_queue;
@@ -296,109 +302,6 @@ impl Poller {
         self.channels.write(id, data.into(), &self.limits)
     }
 
-    /// Closes channel `id` gracefully: its queued output is sent first, then
-    /// it is shut down and [`Event::Closed`] comes (with an error if the
-    /// output could not all be sent within the close timeout, 10 s by
-    /// default). Reading from it stops now. Closing twice is not an error.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Closed`](crate::Error::Closed) if `id` is not registered.
-    pub fn close(&mut self, id: ChannelId) -> Result<()> {
-        if is_datagram(id) {
-            return self.datagrams.close(id, &self.limits);
-        }
-        self.channels.close(id, &self.limits)
-    }
-
-    /// Closes channel `id` at once: output still queued is dropped, reading
-    /// stops, and [`Event::Closed`] (`error: None`) follows. Use it for a peer
-    /// that does not read (`write` gave [`Error::QueueFull`](crate::Error::QueueFull)),
-    /// where a graceful [`close`](Poller::close) would wait for the close timeout.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Closed`](crate::Error::Closed) if `id` is not registered.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futures::StreamExt;
-    /// use iochannels::{Channel, Event, Framing, Poller};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> iochannels::Result<()> {
-    /// let mut poller = Poller::new(Framing::Lines);
-    /// let (channel, mut peer) = Channel::test();
-    /// let id = poller.register(channel.framed(Framing::Lines));
-    /// poller.write(id, "never sent\n")?;
-    /// poller.abort(id)?;
-    /// assert!(matches!(poller.next().await, Some(Event::Closed { error: None, .. })));
-    /// assert_eq!(peer.get(), "");
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn abort(&mut self, id: ChannelId) -> Result<()> {
-        if is_datagram(id) {
-            return self.datagrams.abort(id, &mut self.events);
-        }
-        self.channels.abort(id, &mut self.events)
-    }
-
-    /// Closes everything: every channel flushed and closed (each yields its
-    /// [`Event::Closed`]), every server dropped. Afterwards `len()` is 0, the
-    /// stream yields only the pending `Closed` events and then ends. Frames
-    /// read but not yet yielded are dropped.
-    ///
-    /// Waits at most the close timeout for peers that do not read.
-    ///
-    /// # Cancel safety
-    ///
-    /// If cancelled, the channels already closing go on closing as the
-    /// poller is polled; call it again to finish.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futures::StreamExt;
-    /// use iochannels::{Channel, Event, Framing, Poller};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> iochannels::Result<()> {
-    /// let mut poller = Poller::new(Framing::Lines);
-    /// let (channel, mut peer) = Channel::test();
-    /// let id = poller.register(channel.framed(Framing::Lines));
-    /// poller.write(id, "bye\n")?;
-    /// poller.close_all().await;
-    /// assert_eq!(poller.len(), 0);
-    /// assert_eq!(peer.get(), "bye\n");
-    /// assert!(matches!(poller.next().await, Some(Event::Closed { error: None, .. })));
-    /// assert!(poller.next().await.is_none());
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn close_all(&mut self) {
-        for index in self.servers.indices() {
-            self.servers.remove(index);
-        }
-        self.channels.close_every(&self.limits);
-        self.datagrams.close_every(&self.limits);
-        std::future::poll_fn(|cx| {
-            self.queue.register(cx.waker());
-            while self.channels.closing() + self.datagrams.closing() > 0 {
-                if matches!(self.turn(), Turn::Idle | Turn::OutOfBudget) {
-                    return Poll::Pending;
-                }
-            }
-            Poll::Ready(())
-        })
-        .await;
-        self.channels.free_reported();
-        self.datagrams.free_reported();
-        self.events.retain(|e| matches!(e, Event::Closed { .. }));
-        self.ended = true;
-    }
-
     /// The seed's `poll`: waits up to `timeout` (for ever if `None`) for an
     /// event, then returns it with every other event ready now. An empty
     /// `Vec` means the timeout passed (or the poller has ended).
@@ -439,54 +342,6 @@ impl Poller {
             }
         }
         batch
-    }
-
-    /// Registered channels, streams and datagram channels.
-    pub fn len(&self) -> usize {
-        self.channels.len() + self.datagrams.len()
-    }
-
-    /// Whether no channel is registered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Sets the frame limit for the clients its servers accept from now on
-    /// (default 8 MiB). Registered channels keep their own.
-    pub fn set_max_frame_len(&mut self, n: usize) {
-        self.max_frame_len = n;
-    }
-
-    /// Sets flow control: reading from a channel pauses once `high_water`
-    /// bytes wait to be written to it, and resumes under `low_water`; a
-    /// write that would queue more than `max_queued` bytes is refused with
-    /// [`Error::QueueFull`](crate::Error::QueueFull).
-    /// Defaults: 64 KiB, 256 KiB, 8 MiB.
-    ///
-    /// # Panics
-    ///
-    /// If `low_water > high_water` or `high_water > max_queued`.
-    pub fn set_write_limits(&mut self, low_water: usize, high_water: usize, max_queued: usize) {
-        assert!(
-            low_water <= high_water && high_water <= max_queued,
-            "write limits must be low_water <= high_water <= max_queued"
-        );
-        self.limits.low_water = low_water;
-        self.limits.high_water = high_water;
-        self.limits.max_queued = max_queued;
-    }
-
-    /// Sets how long a graceful close (`close`, `close_all`, a flush after
-    /// the peer's EOF) may wait for a peer that does not read before it is
-    /// aborted (default 10 s).
-    pub fn set_close_timeout(&mut self, timeout: Duration) {
-        self.limits.close_timeout = timeout;
-    }
-
-    /// Bytes queued by [`write`](Poller::write) for `id` and not yet sent;
-    /// `None` if `id` is not registered.
-    pub fn queued(&mut self, id: ChannelId) -> Option<usize> {
-        self.channels.get_mut(id).map(|e| e.out.len())
     }
 
     /// One turn: polls every channel and server woken since the last turn,

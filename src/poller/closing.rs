@@ -1,0 +1,112 @@
+//! Ending channels in a [`Poller`]: graceful `close`, immediate `abort`,
+//! and `close_all`, after which the stream ends.
+
+use std::task::Poll;
+
+use super::{is_datagram, ChannelId, Event, Poller, Turn};
+use crate::Result;
+
+impl Poller {
+    /// Closes channel `id` gracefully: its queued output is sent first, then
+    /// it is shut down and [`Event::Closed`] comes (with an error if the
+    /// output could not all be sent within the close timeout, 10 s by
+    /// default). Reading from it stops now. Closing twice is not an error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`](crate::Error::Closed) if `id` is not registered.
+    pub fn close(&mut self, id: ChannelId) -> Result<()> {
+        if is_datagram(id) {
+            return self.datagrams.close(id, &self.limits);
+        }
+        self.channels.close(id, &self.limits)
+    }
+
+    /// Closes channel `id` at once: output still queued is dropped, reading
+    /// stops, and [`Event::Closed`] (`error: None`) follows. Use it for a peer
+    /// that does not read (`write` gave [`Error::QueueFull`](crate::Error::QueueFull)),
+    /// where a graceful [`close`](Poller::close) would wait for the close timeout.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`](crate::Error::Closed) if `id` is not registered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use iochannels::{Channel, Event, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let (channel, mut peer) = Channel::test();
+    /// let id = poller.register(channel.framed(Framing::Lines));
+    /// poller.write(id, "never sent\n")?;
+    /// poller.abort(id)?;
+    /// assert!(matches!(poller.next().await, Some(Event::Closed { error: None, .. })));
+    /// assert_eq!(peer.get(), "");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn abort(&mut self, id: ChannelId) -> Result<()> {
+        if is_datagram(id) {
+            return self.datagrams.abort(id, &mut self.events);
+        }
+        self.channels.abort(id, &mut self.events)
+    }
+
+    /// Closes everything: every channel flushed and closed (each yields its
+    /// [`Event::Closed`]), every server dropped. Afterwards `len()` is 0, the
+    /// stream yields only the pending `Closed` events and then ends. Frames
+    /// read but not yet yielded are dropped.
+    ///
+    /// Waits at most the close timeout for peers that do not read.
+    ///
+    /// # Cancel safety
+    ///
+    /// If cancelled, the channels already closing go on closing as the
+    /// poller is polled; call it again to finish.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use iochannels::{Channel, Event, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let (channel, mut peer) = Channel::test();
+    /// let id = poller.register(channel.framed(Framing::Lines));
+    /// poller.write(id, "bye\n")?;
+    /// poller.close_all().await;
+    /// assert_eq!(poller.len(), 0);
+    /// assert_eq!(peer.get(), "bye\n");
+    /// assert!(matches!(poller.next().await, Some(Event::Closed { error: None, .. })));
+    /// assert!(poller.next().await.is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn close_all(&mut self) {
+        for index in self.servers.indices() {
+            self.servers.remove(index);
+        }
+        self.channels.close_every(&self.limits);
+        self.datagrams.close_every(&self.limits);
+        std::future::poll_fn(|cx| {
+            self.queue.register(cx.waker());
+            while self.channels.closing() + self.datagrams.closing() > 0 {
+                if matches!(self.turn(), Turn::Idle | Turn::OutOfBudget) {
+                    return Poll::Pending;
+                }
+            }
+            Poll::Ready(())
+        })
+        .await;
+        self.channels.free_reported();
+        self.datagrams.free_reported();
+        self.events.retain(|e| matches!(e, Event::Closed { .. }));
+        self.ended = true;
+    }
+}

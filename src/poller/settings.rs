@@ -1,0 +1,56 @@
+//! A [`Poller`]'s size and settings: frame limit for accepted clients, flow
+//! control and queue limits, the close deadline.
+
+use std::time::Duration;
+
+use super::{ChannelId, Poller};
+
+impl Poller {
+    /// Registered channels, streams and datagram channels.
+    pub fn len(&self) -> usize {
+        self.channels.len() + self.datagrams.len()
+    }
+
+    /// Whether no channel is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sets the frame limit for the clients its servers accept from now on
+    /// (default 8 MiB). Registered channels keep their own.
+    pub fn set_max_frame_len(&mut self, n: usize) {
+        self.max_frame_len = n;
+    }
+
+    /// Sets flow control: reading from a channel pauses once `high_water`
+    /// bytes wait to be written to it, and resumes under `low_water`; a
+    /// write that would queue more than `max_queued` bytes is refused with
+    /// [`Error::QueueFull`](crate::Error::QueueFull).
+    /// Defaults: 64 KiB, 256 KiB, 8 MiB.
+    ///
+    /// # Panics
+    ///
+    /// If `low_water > high_water` or `high_water > max_queued`.
+    pub fn set_write_limits(&mut self, low_water: usize, high_water: usize, max_queued: usize) {
+        assert!(
+            low_water <= high_water && high_water <= max_queued,
+            "write limits must be low_water <= high_water <= max_queued"
+        );
+        self.limits.low_water = low_water;
+        self.limits.high_water = high_water;
+        self.limits.max_queued = max_queued;
+    }
+
+    /// Sets how long a graceful close (`close`, `close_all`, a flush after
+    /// the peer's EOF) may wait for a peer that does not read before it is
+    /// aborted (default 10 s).
+    pub fn set_close_timeout(&mut self, timeout: Duration) {
+        self.limits.close_timeout = timeout;
+    }
+
+    /// Bytes queued by [`write`](Poller::write) for `id` and not yet sent;
+    /// `None` if `id` is not registered.
+    pub fn queued(&mut self, id: ChannelId) -> Option<usize> {
+        self.channels.get_mut(id).map(|e| e.out.len())
+    }
+}
