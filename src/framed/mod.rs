@@ -1,21 +1,24 @@
 //! [`FramedChannel`]: what the seeds call a channel — frames in, bytes out —
-//! over any [`Channel`]. Its public face lives here; the read buffer and
-//! decode loop in `reader.rs`, the write buffer in `writer.rs`.
+//! over any [`Channel`]. Its public face and reading/writing live here;
+//! `parts.rs` has the accessors and unwrapping, `close.rs` the endings,
+//! `stream_sink.rs` the `Stream`/`Sink` impls, `connecting.rs` writes queued
+//! before a connection exists, `write_file.rs` sendfile; the machinery is
+//! in `reader.rs` (read buffer, decode loop) and `writer.rs` (write buffer).
 
 mod close;
 mod connecting;
+mod parts;
 mod reader;
 mod stream_sink;
 mod write_file;
 mod writer;
 
 use std::fmt;
-use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use tokio::io::AsyncWrite;
 
@@ -338,170 +341,6 @@ impl FramedChannel {
     pub(crate) fn poll_flush_sink(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         let flushed = ready!(self.writer.poll_flush(cx, &mut self.channel));
         Poll::Ready(flushed.map_err(|e| self.name_endpoint(e)))
-    }
-
-    /// The current framing.
-    pub fn framing(&self) -> &Framing {
-        self.codec.framing()
-    }
-
-    /// Changes the framing, from the next frame on. Bytes already buffered
-    /// are re-framed with the new framing: none is lost or re-ordered.
-    ///
-    /// This is how a protocol reads a header line, then a body of a length
-    /// the header gave (Pants changes its read delimiter this way).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use iochannels::{Channel, Framing};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> iochannels::Result<()> {
-    /// let (channel, mut peer) = Channel::test();
-    /// let mut framed = channel.framed(Framing::Lines);
-    /// peer.put("LEN 5\nhelloNEXT\n");
-    /// assert_eq!(framed.read().await?.as_deref(), Some(&b"LEN 5\n"[..]));
-    /// framed.set_framing(Framing::Exact(5));
-    /// assert_eq!(framed.read().await?.as_deref(), Some(&b"hello"[..]));
-    /// framed.set_framing(Framing::Lines);
-    /// assert_eq!(framed.read().await?.as_deref(), Some(&b"NEXT\n"[..]));
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn set_framing(&mut self, framing: Framing) {
-        self.codec.set_framing(framing);
-    }
-
-    /// The frame limit: the longest frame, delimiter included, that a read
-    /// accepts (default [`DEFAULT_MAX_FRAME_LEN`](crate::DEFAULT_MAX_FRAME_LEN), 8 MiB).
-    pub fn max_frame_len(&self) -> usize {
-        self.codec.max_frame_len()
-    }
-
-    /// Sets the frame limit. The channel never buffers much more than it.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use iochannels::{Channel, Error, Framing};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> iochannels::Result<()> {
-    /// let (channel, mut peer) = Channel::test();
-    /// let mut framed = channel.framed(Framing::Lines);
-    /// framed.set_max_frame_len(8);
-    /// peer.put("far too long a line\nok\n");
-    /// assert!(matches!(framed.read().await, Err(Error::FrameTooLong { limit: 8 })));
-    /// assert_eq!(framed.read().await?.as_deref(), Some(&b"ok\n"[..]));
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn set_max_frame_len(&mut self, n: usize) {
-        self.codec.set_max_frame_len(n);
-    }
-
-    /// The fd to poll for reading; `None` for the test channel.
-    pub fn fd(&self) -> Option<RawFd> {
-        self.channel.fd()
-    }
-
-    /// The channel underneath.
-    pub fn get_ref(&self) -> &Channel {
-        &self.channel
-    }
-
-    /// The channel underneath. Reading from it directly bypasses the read
-    /// buffer: bytes already buffered would then come out after newer ones.
-    pub fn get_mut(&mut self) -> &mut Channel {
-        &mut self.channel
-    }
-
-    /// Bytes read from the channel but not yet returned as frames.
-    pub fn read_buffer(&self) -> &[u8] {
-        &self.reader.buf
-    }
-
-    /// Bytes of memory the read buffer holds now (its capacity): 0 while
-    /// the channel is idle, small after a large frame has been taken.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use iochannels::{Channel, Framing};
-    ///
-    /// let (channel, _peer) = Channel::test();
-    /// let framed = channel.framed(Framing::Lines);
-    /// assert_eq!(framed.read_buffer_capacity(), 0);
-    /// ```
-    pub fn read_buffer_capacity(&self) -> usize {
-        self.reader.buf.capacity()
-    }
-
-    /// Frames queued through the [`Sink`](futures::Sink) and not yet written.
-    pub fn write_buffer_len(&self) -> usize {
-        self.writer.buf.len()
-    }
-
-    /// Whether a read could still give data: the input has not ended, or
-    /// ended with bytes still buffered; `false` after `close()`.
-    pub fn is_readable(&self) -> bool {
-        !self.closed && self.reader.has_more()
-    }
-
-    /// Unwraps the channel.
-    ///
-    /// Bytes already read from the channel but not yet returned as frames
-    /// live in this `FramedChannel`'s buffer, not in the channel: to keep
-    /// them, use [`into_parts`](FramedChannel::into_parts), which hands them
-    /// over too, or drain them first (`set_framing(Framing::Bytes)` and one
-    /// `try_read()`). `into_inner` is lossless exactly when
-    /// [`read_buffer`](FramedChannel::read_buffer) is empty. Frames queued
-    /// through the Sink and not flushed are dropped: flush first.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use iochannels::{Channel, Framing};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> iochannels::Result<()> {
-    /// let (channel, mut peer) = Channel::test();
-    /// let mut framed = channel.framed(Framing::Lines);
-    /// peer.put("line\npartial");
-    /// assert_eq!(framed.read().await?.as_deref(), Some(&b"line\n"[..]));
-    /// framed.set_framing(Framing::Bytes);
-    /// assert_eq!(framed.try_read()?.as_deref(), Some(&b"partial"[..]));
-    /// assert!(framed.read_buffer().is_empty());
-    /// let _channel: Channel = framed.into_inner();
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn into_inner(self) -> Channel {
-        self.channel
-    }
-
-    /// Unwraps the channel together with the bytes read from it and not yet
-    /// returned as frames, so nothing is lost.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use iochannels::{Channel, Framing};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> iochannels::Result<()> {
-    /// let (channel, mut peer) = Channel::test();
-    /// let mut framed = channel.framed(Framing::Lines);
-    /// peer.put("line\npartial");
-    /// framed.read().await?;
-    /// let (_channel, buffered) = framed.into_parts();
-    /// assert_eq!(&buffered[..], b"partial");
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn into_parts(self) -> (Channel, BytesMut) {
-        (self.channel, self.reader.buf)
     }
 
     /// Appends bytes to be written verbatim before anything sent later (a
