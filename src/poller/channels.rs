@@ -250,14 +250,8 @@ impl Channels {
 
     /// Frees every entry whose `Closed` is queued (after `close_all` drained).
     pub(crate) fn free_reported(&mut self) {
-        for index in self.slots.indices() {
-            let reported = self
-                .slots
-                .at_mut(index)
-                .is_some_and(|(_, e)| e.state == State::Reported);
-            if reported {
-                self.free_slot(index);
-            }
+        for index in self.slots.matching(|e| e.state == State::Reported) {
+            self.free_slot(index);
         }
     }
 

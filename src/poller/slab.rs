@@ -72,6 +72,14 @@ impl<T> Slab<T> {
         0..self.slots.len() as u32
     }
 
+    /// The indices of every value `pred` holds for (for sweeps such as
+    /// `close_all`'s; it allocates, so not for hot paths).
+    pub(crate) fn matching(&self, pred: impl Fn(&T) -> bool) -> Vec<u32> {
+        self.indices()
+            .filter(|&i| self.slots[i as usize].value.as_ref().is_some_and(&pred))
+            .collect()
+    }
+
     /// Occupied slots.
     pub(crate) fn count(&self) -> usize {
         self.slots.len() - self.free.len()
