@@ -6,6 +6,8 @@
 //! binary on one `#[ignore]`d child test, which does nothing unless the
 //! environment variable naming it is set.
 
+mod support;
+
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -94,37 +96,13 @@ async fn drive_until<F: std::future::Future>(
 mod sys {
     use std::io;
 
-    /// `struct rlimit` where `rlim_t` is 64 bits (glibc and musl on these targets).
-    #[repr(C)]
-    struct RLimit {
-        cur: u64,
-        max: u64,
-    }
-
-    const RLIMIT_NOFILE: i32 = 7;
     const SIGPIPE: i32 = 13;
     const SIG_DFL: usize = 0;
     const SIG_ERR: usize = usize::MAX;
 
+    // No safe wrapper sets a signal's disposition (rustix's is unsafe too).
     extern "C" {
-        fn getrlimit(resource: i32, rlim: *mut RLimit) -> i32;
-        fn setrlimit(resource: i32, rlim: *const RLimit) -> i32;
         fn signal(signum: i32, handler: usize) -> usize;
-    }
-
-    /// Sets the soft RLIMIT_NOFILE of this process, keeping the hard one.
-    pub fn set_nofile_soft(soft: u64) -> io::Result<()> {
-        let mut lim = RLimit { cur: 0, max: 0 };
-        // SAFETY: `lim` is a valid, writable `struct rlimit`.
-        if unsafe { getrlimit(RLIMIT_NOFILE, &mut lim) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        lim.cur = soft;
-        // SAFETY: `lim` is a valid `struct rlimit`; the kernel only reads it.
-        if unsafe { setrlimit(RLIMIT_NOFILE, &lim) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
     }
 
     /// Restores the default action of SIGPIPE (terminate), which the Rust
@@ -152,10 +130,6 @@ mod sys {
 )))]
 mod sys {
     use std::io;
-
-    pub fn set_nofile_soft(_soft: u64) -> io::Result<()> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
 
     pub fn default_sigpipe() -> io::Result<()> {
         Err(io::ErrorKind::Unsupported.into())
@@ -314,7 +288,7 @@ async fn fd_exhaustion() {
     while (open_fds().len() as u64 - 1) < limit - FREE {
         fillers.push(std::fs::File::open("/dev/null").unwrap());
     }
-    match sys::set_nofile_soft(limit) {
+    match support::set_nofile_soft(limit) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::Unsupported => {
             println!("SKIPPED: cannot set RLIMIT_NOFILE on this target");

@@ -7,6 +7,8 @@
 //! at full size in the normal suite, each within a few seconds in a debug
 //! build on 2 cores (times measured are in each test's comment).
 
+mod support;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -81,94 +83,23 @@ fn first_difference(got: &[u8], expected: &[u8]) -> Option<String> {
 /// RLIMIT_NOFILE through the C library: the crate's `rustix` dependency is
 /// built without its `process` feature, so `rustix::process::{getrlimit,
 /// setrlimit}` are not available to tests.
-#[cfg(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "riscv64"
-    )
-))]
-mod nofile {
-    use std::io;
-
-    /// `struct rlimit` where `rlim_t` is 64 bits (glibc and musl on these targets).
-    #[repr(C)]
-    struct RLimit {
-        cur: u64,
-        max: u64,
-    }
-
-    const RLIMIT_NOFILE: i32 = 7;
-
-    extern "C" {
-        fn getrlimit(resource: i32, rlim: *mut RLimit) -> i32;
-        fn setrlimit(resource: i32, rlim: *const RLimit) -> i32;
-    }
-
-    /// (soft, hard)
-    pub fn get() -> io::Result<(u64, u64)> {
-        let mut lim = RLimit { cur: 0, max: 0 };
-        // SAFETY: `lim` is a valid, writable `struct rlimit`.
-        if unsafe { getrlimit(RLIMIT_NOFILE, &mut lim) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok((lim.cur, lim.max))
-    }
-
-    pub fn set_soft(soft: u64) -> io::Result<()> {
-        let (_, hard) = get()?;
-        let lim = RLimit {
-            cur: soft,
-            max: hard,
-        };
-        // SAFETY: `lim` is a valid `struct rlimit`; the kernel only reads it.
-        if unsafe { setrlimit(RLIMIT_NOFILE, &lim) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-}
-
 /// Makes sure this process may open `needed` fds, raising the soft limit up
 /// to the hard one if it has to. `false` (with a message saying why) if it
 /// cannot: the caller skips.
 fn ensure_fds(needed: u64) -> bool {
-    #[cfg(all(
-        target_os = "linux",
-        any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "riscv64"
-        )
-    ))]
-    {
-        let (soft, hard) = nofile::get().expect("getrlimit(RLIMIT_NOFILE)");
-        if soft >= needed {
-            return true;
-        }
-        if hard < needed {
-            eprintln!(
-                "SKIPPED: needs {needed} fds but RLIMIT_NOFILE hard limit is {hard}; \
-                 raise it (ulimit -Hn) to run this test"
-            );
-            return false;
-        }
-        nofile::set_soft(hard).expect("raising the RLIMIT_NOFILE soft limit to the hard limit");
-        true
+    let (soft, hard) = support::nofile_limits();
+    if soft >= needed {
+        return true;
     }
-    #[cfg(not(all(
-        target_os = "linux",
-        any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "riscv64"
-        )
-    )))]
-    {
-        eprintln!("SKIPPED: cannot check RLIMIT_NOFILE for {needed} fds on this target");
-        false
+    if hard < needed {
+        eprintln!(
+            "SKIPPED: needs {needed} fds but RLIMIT_NOFILE hard limit is {hard}; \
+             raise it (ulimit -Hn) to run this test"
+        );
+        return false;
     }
+    support::set_nofile_soft(hard).expect("raising the RLIMIT_NOFILE soft limit to the hard limit");
+    true
 }
 
 // ---------------------------------------------------------------------------

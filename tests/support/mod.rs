@@ -50,3 +50,19 @@ pub fn is_nonblocking(fd: impl std::os::fd::AsFd) -> bool {
         .expect("fcntl F_GETFL")
         .contains(rustix::fs::OFlags::NONBLOCK)
 }
+
+/// This process's RLIMIT_NOFILE as (soft, hard); "unlimited" as `u64::MAX`.
+pub fn nofile_limits() -> (u64, u64) {
+    let lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    (
+        lim.current.unwrap_or(u64::MAX),
+        lim.maximum.unwrap_or(u64::MAX),
+    )
+}
+
+/// Sets this process's soft RLIMIT_NOFILE, keeping the hard one.
+pub fn set_nofile_soft(soft: u64) -> std::io::Result<()> {
+    let mut lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    lim.current = Some(soft);
+    rustix::process::setrlimit(rustix::process::Resource::Nofile, lim).map_err(Into::into)
+}
