@@ -8,6 +8,8 @@
 
 mod support;
 
+use support::{bounded, next_event};
+
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -20,21 +22,6 @@ use tokio::net::{TcpListener, TcpStream, UnixListener};
 
 /// How long any single step may take before the test fails.
 const STEP: Duration = Duration::from_secs(10);
-
-/// Awaits `fut`, failing the test (naming `what`) if it takes longer than `limit`.
-async fn bounded<F: std::future::Future>(limit: Duration, what: &str, fut: F) -> F::Output {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(out) => out,
-        Err(_) => panic!("{what}: did not finish within {limit:?}"),
-    }
-}
-
-/// The next event of `poller`, failing the test if none comes in time.
-async fn next_event(poller: &mut Poller) -> Event {
-    bounded(STEP, "waiting for a poller event", poller.next())
-        .await
-        .expect("the poller stream ended, but only close_all may end it")
-}
 
 /// A poller with a TCP server on 127.0.0.1, one connected client and the
 /// client's id (its `Accepted` checked).

@@ -66,3 +66,23 @@ pub fn set_nofile_soft(soft: u64) -> std::io::Result<()> {
     lim.current = Some(soft);
     rustix::process::setrlimit(rustix::process::Resource::Nofile, lim).map_err(Into::into)
 }
+
+/// Awaits `fut`, failing the test (naming `what`) if it takes longer than `limit`.
+pub async fn bounded<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(out) => out,
+        Err(_) => panic!("{what}: did not finish within {limit:?}"),
+    }
+}
+
+/// The next event of `poller`, failing the test if none comes within 20 s.
+pub async fn next_event(poller: &mut iochannels::Poller) -> iochannels::Event {
+    use futures::StreamExt;
+    bounded(
+        Duration::from_secs(20),
+        "waiting for a poller event",
+        poller.next(),
+    )
+    .await
+    .expect("the poller stream ended, but only close_all may end it")
+}
