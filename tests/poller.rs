@@ -449,3 +449,66 @@ fn poller_is_send_unpin_debug() {
     id::<ChannelId>();
     id::<iochannels::ServerId>();
 }
+
+#[tokio::test]
+async fn closed_expected_tells_local_closes_from_the_peers() -> iochannels::Result<()> {
+    let mut poller = Poller::new(Framing::Lines);
+    let (a, _pa) = Channel::test();
+    let (b, mut pb) = Channel::test();
+    let (c, mut pc) = Channel::test();
+    let (d, _pd) = Channel::test();
+    let mut c = c.framed(Framing::Lines);
+    c.set_max_frame_len(4);
+    let closed_by_us = poller.register(a.framed(Framing::Lines));
+    let peer_ended = poller.register(b.framed(Framing::Lines));
+    let failed = poller.register(c);
+    let aborted = poller.register(d.framed(Framing::Lines));
+    poller.close(closed_by_us)?;
+    poller.abort(aborted)?;
+    pb.close();
+    pc.put("too long\n");
+    let mut seen = HashMap::new();
+    while seen.len() < 4 {
+        if let Event::Closed { id, .. } = next(&mut poller).await {
+            seen.insert(id, poller.closed_expected(id));
+        }
+    }
+    assert_eq!(seen[&closed_by_us], Some(true));
+    assert_eq!(seen[&aborted], Some(true));
+    assert_eq!(seen[&peer_ended], Some(false));
+    assert_eq!(seen[&failed], Some(false));
+    // Only the Closed just yielded is known.
+    let last = poller.closed_expected(closed_by_us).is_some() as u8
+        + poller.closed_expected(aborted).is_some() as u8
+        + poller.closed_expected(peer_ended).is_some() as u8
+        + poller.closed_expected(failed).is_some() as u8;
+    assert_eq!(last, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn closed_expected_after_close_all() -> iochannels::Result<()> {
+    let mut poller = Poller::new(Framing::Lines);
+    let (talker, mut pt) = Channel::test();
+    let (open, _po) = Channel::test();
+    let (ended, mut pe) = Channel::test();
+    let talker = poller.register(talker.framed(Framing::Lines));
+    let open = poller.register(open.framed(Framing::Lines));
+    let ended = poller.register(ended.framed(Framing::Lines));
+    pt.put("hi\n");
+    pe.close();
+    // One turn reads both; the talker's Data is yielded, `ended`'s Closed
+    // stays queued across close_all.
+    assert!(matches!(next(&mut poller).await, Event::Data { id, .. } if id == talker));
+    within(poller.close_all()).await;
+    let mut seen = HashMap::new();
+    while let Some(event) = within(poller.next()).await {
+        if let Event::Closed { id, .. } = event {
+            seen.insert(id, poller.closed_expected(id));
+        }
+    }
+    assert_eq!(seen[&talker], Some(true));
+    assert_eq!(seen[&open], Some(true));
+    assert_eq!(seen[&ended], Some(false));
+    Ok(())
+}

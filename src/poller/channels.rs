@@ -66,6 +66,8 @@ pub(crate) struct Entry {
     paused: bool,
     /// False once the channel said it has no read side: it is only written to.
     readable: bool,
+    /// Ended by `close`, `abort` or `close_all` (kaa's `closed(expected)`).
+    pub(crate) closed_locally: bool,
     /// Running while `Draining` or `Lingering`.
     deadline: Option<Pin<Box<Sleep>>>,
 }
@@ -114,6 +116,7 @@ impl Channels {
                 state: State::Open,
                 paused: false,
                 readable: true,
+                closed_locally: false,
                 deadline: None,
             }
         });
@@ -178,6 +181,7 @@ impl Channels {
         match entry.state {
             State::Open => {
                 entry.state = State::Draining;
+                entry.closed_locally = true;
                 entry.deadline = Some(Box::pin(tokio::time::sleep(limits.close_timeout)));
                 entry.notify.notify();
                 self.closing += 1;
@@ -200,6 +204,9 @@ impl Channels {
         entry.deadline = None;
         let state = entry.state;
         entry.state = State::Reported;
+        if state == State::Open || state == State::Draining {
+            entry.closed_locally = true;
+        }
         match state {
             State::Open => events.push_back(Event::Closed { id, error: None }),
             State::Draining => {
@@ -213,10 +220,10 @@ impl Channels {
     }
 
     /// Called as `id`'s `Closed` event is yielded: the id is gone from now on.
-    pub(crate) fn finalize(&mut self, id: ChannelId, limits: &Limits) {
-        let Some(entry) = self.get_mut(id) else {
-            return;
-        };
+    /// Returns whether the channel was closed locally (`None` if unknown).
+    pub(crate) fn finalize(&mut self, id: ChannelId, limits: &Limits) -> Option<bool> {
+        let entry = self.get_mut(id)?;
+        let closed_locally = entry.closed_locally;
         let unsent = !entry.out.is_empty() || entry.framed.write_buffer_len() > 0;
         if entry.state == State::EofReported && unsent {
             entry.state = State::Lingering;
@@ -227,11 +234,14 @@ impl Channels {
         } else {
             self.free_slot(id.index);
         }
+        Some(closed_locally)
     }
 
     /// Ends every channel for `close_all`: open ones drain (and will queue
-    /// their `Closed`), those whose `Closed` is queued are freed or linger.
-    pub(crate) fn close_every(&mut self, limits: &Limits) {
+    /// their `Closed`), those whose `Closed` is queued are freed or linger;
+    /// those are returned with how they ended, for when their `Closed` is yielded.
+    pub(crate) fn close_every(&mut self, limits: &Limits) -> Vec<(ChannelId, bool)> {
+        let mut ended = Vec::new();
         for index in self.slots.indices() {
             let Some((generation, entry)) = self.slots.at_mut(index) else {
                 continue;
@@ -242,17 +252,29 @@ impl Channels {
                 State::Open => {
                     let _ = self.close(id, limits);
                 }
-                State::EofReported | State::Reported => self.finalize(id, limits),
+                State::EofReported | State::Reported => {
+                    if let Some(local) = self.finalize(id, limits) {
+                        ended.push((id, local));
+                    }
+                }
                 State::Draining | State::Lingering => {}
             }
         }
+        ended
     }
 
-    /// Frees every entry whose `Closed` is queued (after `close_all` drained).
-    pub(crate) fn free_reported(&mut self) {
+    /// Frees every entry whose `Closed` is queued (after `close_all`
+    /// drained), returning how each ended.
+    pub(crate) fn free_reported(&mut self) -> Vec<(ChannelId, bool)> {
+        let mut ended = Vec::new();
         for index in self.slots.matching(|e| e.state == State::Reported) {
+            let Some((generation, entry)) = self.slots.at_mut(index) else {
+                continue;
+            };
+            ended.push((ChannelId { index, generation }, entry.closed_locally));
             self.free_slot(index);
         }
+        ended
     }
 
     /// One turn of slot `index`: send queued output, read up to a budget of
@@ -272,6 +294,7 @@ impl Channels {
             paused,
             readable,
             deadline,
+            ..
         } = entry;
         let mut cx = Context::from_waker(waker);
         let cx = &mut cx;

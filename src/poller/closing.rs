@@ -92,7 +92,8 @@ impl Poller {
         for index in self.servers.indices() {
             self.servers.remove(index);
         }
-        self.channels.close_every(&self.limits);
+        let ended = self.channels.close_every(&self.limits);
+        self.ended_early.extend(ended);
         self.datagrams.close_every(&self.limits);
         std::future::poll_fn(|cx| {
             self.queue.register(cx.waker());
@@ -104,7 +105,8 @@ impl Poller {
             Poll::Ready(())
         })
         .await;
-        self.channels.free_reported();
+        let ended = self.channels.free_reported();
+        self.ended_early.extend(ended);
         self.datagrams.free_reported();
         self.events.retain(|e| matches!(e, Event::Closed { .. }));
         self.ended = true;

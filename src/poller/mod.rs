@@ -21,7 +21,7 @@ mod slab;
 mod unix_listener;
 mod write_queue;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -125,6 +125,11 @@ pub struct Poller {
     limits: Limits,
     /// `close_all` has run: the stream ends once `events` is empty.
     ended: bool,
+    /// How channels freed by `close_all` before their `Closed` was yielded
+    /// ended (locally or not).
+    ended_early: HashMap<ChannelId, bool>,
+    /// The channel of the last `Closed` yielded, and whether it was closed locally.
+    last_closed: Option<(ChannelId, bool)>,
 }
 
 /// What one [`Poller::turn`] did.
@@ -169,6 +174,8 @@ impl Poller {
                 close_timeout: Duration::from_secs(10),
             },
             ended: false,
+            ended_early: HashMap::new(),
+            last_closed: None,
         }
     }
 
@@ -419,11 +426,17 @@ impl Stream for Poller {
         for _ in 0..EMPTY_TURNS {
             if let Some(event) = this.events.pop_front() {
                 if let Event::Closed { id, .. } = &event {
-                    if is_datagram(*id) {
+                    let local = if is_datagram(*id) {
+                        // A datagram channel only ends by a local close.
                         this.datagrams.finalize(*id);
+                        Some(true)
                     } else {
-                        this.channels.finalize(*id, &this.limits);
-                    }
+                        match this.ended_early.remove(id) {
+                            Some(local) => Some(local),
+                            None => this.channels.finalize(*id, &this.limits),
+                        }
+                    };
+                    this.last_closed = local.map(|local| (*id, local));
                 }
                 coop.made_progress();
                 return Poll::Ready(Some(event));

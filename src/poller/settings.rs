@@ -53,4 +53,46 @@ impl Poller {
     pub fn queued(&mut self, id: ChannelId) -> Option<usize> {
         self.channels.get_mut(id).map(|e| e.out.len())
     }
+
+    /// Whether the channel of the [`Event::Closed`](crate::Event::Closed)
+    /// just yielded was closed locally — kaa's `closed(expected)`: `Some(true)`
+    /// after [`close`](Poller::close), [`abort`](Poller::abort) or
+    /// [`close_all`](Poller::close_all), `Some(false)` when the peer ended it
+    /// or it failed. Ask while handling that event: `None` for any other id.
+    ///
+    /// `Event::Closed { id, error }` itself cannot carry this: its shape is
+    /// fixed, and `error: None` is a clean end either way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use iochannels::{Channel, Event, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let (ours, _peer) = Channel::test();
+    /// let (theirs, mut peer) = Channel::test();
+    /// let ours = poller.register(ours.framed(Framing::Lines));
+    /// let theirs = poller.register(theirs.framed(Framing::Lines));
+    /// poller.close(ours)?;
+    /// peer.close();
+    /// for _ in 0..2 {
+    ///     match poller.next().await {
+    ///         Some(Event::Closed { id, error: None }) => {
+    ///             assert_eq!(poller.closed_expected(id), Some(id == ours));
+    ///         }
+    ///         other => panic!("unexpected {other:?}"),
+    ///     }
+    /// }
+    /// # let _ = theirs;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn closed_expected(&self, id: ChannelId) -> Option<bool> {
+        self.last_closed
+            .filter(|(closed, _)| *closed == id)
+            .map(|(_, local)| local)
+    }
 }
