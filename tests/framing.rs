@@ -1,32 +1,19 @@
 //! FrameCodec: frames per framing, chunk independence, the end of stream,
 //! the frame limit and skipping, the encoder, and switching framing.
 
+mod support;
+
 use std::io;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use iochannels::{Error, FrameCodec, Framing, DEFAULT_MAX_FRAME_LEN};
+use support::frames::{drain, Out};
 use tokio_util::codec::{Decoder, Encoder};
 
 // ===== helpers =====
 
-/// One thing a decoder produced: a frame, or an error as a marker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Out {
-    Frame(Bytes),
-    TooLong(usize),
-    Io(io::ErrorKind, String),
-}
-
 fn f(bytes: &[u8]) -> Out {
     Out::Frame(Bytes::copy_from_slice(bytes))
-}
-
-fn marker(e: Error) -> Out {
-    match e {
-        Error::FrameTooLong { limit } => Out::TooLong(limit),
-        Error::Io(e) => Out::Io(e.kind(), e.to_string()),
-        other => panic!("unexpected decoder error {other:?}"),
-    }
 }
 
 fn delimited(list: &[&[u8]]) -> Framing {
@@ -37,23 +24,6 @@ fn codec(framing: Framing, limit: usize) -> FrameCodec {
     let mut codec = FrameCodec::new(framing);
     codec.set_max_frame_len(limit);
     codec
-}
-
-/// Decodes until `Ok(None)`, pushing frames and errors.
-fn drain(codec: &mut FrameCodec, buf: &mut BytesMut, out: &mut Vec<Out>, eof: bool) {
-    for _ in 0..1_000_000 {
-        let next = if eof {
-            codec.decode_eof(buf)
-        } else {
-            codec.decode(buf)
-        };
-        match next {
-            Ok(Some(frame)) => out.push(Out::Frame(frame)),
-            Ok(None) => return,
-            Err(e) => out.push(marker(e)),
-        }
-    }
-    panic!("decoder never returned Ok(None)");
 }
 
 /// Feeds `chunks` one at a time (decoding after each), then decodes to the

@@ -2,10 +2,13 @@
 //! back together give the input, encode-then-decode is the identity, and
 //! switching framing at a frame boundary loses nothing.
 
+mod support;
+
 use bytes::{Bytes, BytesMut};
-use iochannels::{Error, FrameCodec, Framing};
+use iochannels::{FrameCodec, Framing};
 use proptest::prelude::*;
 use proptest::sample::select;
+use support::frames::{drain, Out};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Bytes delimiters are made of; inputs use them and a few others, so
@@ -16,38 +19,6 @@ use tokio_util::codec::{Decoder, Encoder};
 const DELIM_BYTES: &[u8] = b"ab\r;";
 /// Bytes never in a delimiter (and not `b'\n'`): what encoded items use.
 const ITEM_BYTES: &[u8] = b"xyz \0\xff";
-
-/// One thing a decoder produced: a frame, or an error as a marker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Out {
-    Frame(Bytes),
-    TooLong(usize),
-    Io(std::io::ErrorKind, String),
-}
-
-fn marker(e: Error) -> Out {
-    match e {
-        Error::FrameTooLong { limit } => Out::TooLong(limit),
-        Error::Io(e) => Out::Io(e.kind(), e.to_string()),
-        other => panic!("unexpected decoder error {other:?}"),
-    }
-}
-
-fn drain(codec: &mut FrameCodec, buf: &mut BytesMut, out: &mut Vec<Out>, eof: bool) {
-    for _ in 0..100_000 {
-        let next = if eof {
-            codec.decode_eof(buf)
-        } else {
-            codec.decode(buf)
-        };
-        match next {
-            Ok(Some(frame)) => out.push(Out::Frame(frame)),
-            Ok(None) => return,
-            Err(e) => out.push(marker(e)),
-        }
-    }
-    panic!("decoder never returned Ok(None)");
-}
 
 /// Feeds `input` cut at `cuts`, decoding after each piece, then to the end.
 fn run(framing: &Framing, limit: Option<usize>, input: &[u8], cuts: &[usize]) -> Vec<Out> {

@@ -2,6 +2,8 @@
 //! paths, and the path of a built example.
 #![allow(dead_code)]
 
+pub mod frames;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
