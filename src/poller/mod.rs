@@ -80,6 +80,11 @@ const EMPTY_TURNS: usize = 8;
 /// refused with [`Error::QueueFull`](crate::Error::QueueFull). See
 /// [`set_write_limits`](Poller::set_write_limits).
 ///
+/// A peer's EOF ends its channel: its last frames, then [`Event::Closed`].
+/// Replies written while handling those frames still go out (after the
+/// `Closed`, within the close timeout), but once `Closed` is yielded the id
+/// is gone and `write` fails: a half-closed peer is not written to after.
+///
 /// # Examples
 ///
 /// ```
@@ -204,6 +209,11 @@ impl Poller {
     ///
     /// Accept errors never end the server: per-connection ones are skipped,
     /// resource ones (out of fds, EMFILE) pause accepting for 10 ms to 1 s.
+    ///
+    /// The kernel queues connections the poller has not accepted yet up to
+    /// the listener's backlog (1024 for tokio's `bind`); past it, clients are
+    /// refused or retried. For bursts of thousands of connects, build the
+    /// listener with `tokio::net::TcpSocket` and a larger `listen` backlog.
     ///
     /// # Examples
     ///
