@@ -211,7 +211,7 @@ impl Poller {
     /// resource ones (out of fds, EMFILE) pause accepting for 10 ms to 1 s.
     ///
     /// The kernel queues connections the poller has not accepted yet up to
-    /// the listener's backlog (1024 for tokio's `bind`); past it, clients are
+    /// the listener's backlog (128 for tokio's `bind`); past it, clients are
     /// refused or retried. For bursts of thousands of connects, build the
     /// listener with `tokio::net::TcpSocket` and a larger `listen` backlog.
     ///
