@@ -9,6 +9,7 @@
 
 mod support;
 
+use support::lines::{client_line, mix, PAD};
 use support::{bounded, next_event};
 
 use std::net::SocketAddr;
@@ -23,29 +24,6 @@ use tokio::sync::oneshot;
 
 /// How long any single step may take before the test fails.
 const STEP: Duration = Duration::from_secs(20);
-
-/// splitmix64: a cheap, well-mixed function of (client, line), so every line
-/// carries content a swapped, dropped or duplicated byte would break.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-const PAD: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-
-/// Line `line` of client `client`: `c{client} l{line} {hash:016x} {pad}\n`,
-/// 0 to 47 bytes of pad whose content also depends on the hash, so lines
-/// have varied lengths and chunk boundaries fall everywhere.
-fn client_line(client: usize, line: usize, out: &mut Vec<u8>) {
-    let h = mix(((client as u64) << 32) | line as u64);
-    out.extend_from_slice(format!("c{client} l{line} {h:016x} ").as_bytes());
-    let len = (h % 48) as usize;
-    let start = ((h >> 8) % (PAD.len() as u64 - 48)) as usize;
-    out.extend_from_slice(&PAD[start..start + len]);
-    out.push(b'\n');
-}
 
 /// Describes the first difference between what came back and what was sent.
 fn first_difference(got: &[u8], expected: &[u8]) -> Option<String> {

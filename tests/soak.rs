@@ -20,6 +20,10 @@
 //! of clients is scaled down, with a note, if the open-files limit is too
 //! low for two fds per client.
 
+mod support;
+
+use support::lines::client_line;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -46,29 +50,6 @@ impl Fnv {
     }
 }
 
-/// splitmix64: a cheap, well-mixed function of (client, line).
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-const PAD: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-
-/// Line `line` of client `client`: `c{client} l{line} {hash:016x} {pad}\n`
-/// with 0 to 47 bytes of pad that also depend on the hash (~50 bytes on
-/// average). The server learns who a channel is from its first line.
-fn client_line(client: usize, line: usize, out: &mut Vec<u8>) {
-    use std::io::Write;
-    let h = mix(((client as u64) << 32) | line as u64);
-    write!(out, "c{client} l{line} {h:016x} ").expect("writing to a Vec");
-    let len = (h % 48) as usize;
-    let start = ((h >> 8) % (PAD.len() as u64 - 48)) as usize;
-    out.extend_from_slice(&PAD[start..start + len]);
-    out.push(b'\n');
-}
-
 /// The client a channel's first line names (`c{client} ...`).
 fn client_of(first_line: &[u8]) -> Option<usize> {
     let rest = first_line.strip_prefix(b"c")?;
@@ -86,18 +67,6 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or_else(|| panic!("{field} in /proc/self/status"))
 }
 
-/// The soft open-files limit, from /proc/self/limits (`None` if unreadable).
-fn open_files_limit() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    let soft = line.split_whitespace().nth(3)?;
-    if soft == "unlimited" {
-        Some(u64::MAX)
-    } else {
-        soft.parse().ok()
-    }
-}
-
 /// Fds the process needs besides two per client (runtime, listener, stdio,
 /// the test harness), with room to spare.
 const FD_MARGIN: u64 = 200;
@@ -106,21 +75,16 @@ const FD_MARGIN: u64 = 200;
 /// both ends of every connection in this one process.
 fn clients_for_fd_limit(clients: usize) -> usize {
     let needed = 2 * clients as u64 + FD_MARGIN;
-    match open_files_limit() {
-        Some(soft) if soft >= needed => clients,
-        Some(soft) => {
-            let scaled = (soft.saturating_sub(FD_MARGIN) / 2).max(1) as usize;
-            eprintln!(
-                "NOTE: open-files limit is {soft}, {needed} needed for {clients} clients: \
-                 scaled down to {scaled} clients (raise `ulimit -n` for the full soak)"
-            );
-            scaled
-        }
-        None => {
-            eprintln!("NOTE: cannot read /proc/self/limits; assuming {clients} clients fit");
-            clients
-        }
+    let (soft, _) = support::nofile_limits();
+    if soft >= needed {
+        return clients;
     }
+    let scaled = (soft.saturating_sub(FD_MARGIN) / 2).max(1) as usize;
+    eprintln!(
+        "NOTE: open-files limit is {soft}, {needed} needed for {clients} clients: \
+         scaled down to {scaled} clients (raise `ulimit -n` for the full soak)"
+    );
+    scaled
 }
 
 // ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod frames;
+pub mod lines;
 
 use std::future::Future;
 use std::path::PathBuf;
