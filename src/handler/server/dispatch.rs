@@ -35,6 +35,14 @@ pub(super) struct Slot<H> {
     watched: bool,
 }
 
+impl<H> Slot<H> {
+    /// The handler, and the `Conn` its callback acts through.
+    fn split<'a>(&'a mut self, poller: &'a mut Poller, id: ChannelId) -> (&'a mut H, Conn<'a>) {
+        let conn = Conn::on_poller(&self.info, &mut self.state, poller, id, &mut self.codec);
+        (&mut self.handler, conn)
+    }
+}
+
 /// What the driver does next.
 enum Step {
     Event(Event),
@@ -135,14 +143,8 @@ impl<A: Acceptor> Server<A> {
                     buf: BytesMut::new(),
                     watched: false,
                 });
-                let mut conn = Conn::on_poller(
-                    &slot.info,
-                    &mut slot.state,
-                    &mut self.poller,
-                    id,
-                    &mut slot.codec,
-                );
-                slot.handler.on_connect(&mut conn).await;
+                let (handler, mut conn) = slot.split(&mut self.poller, id);
+                handler.on_connect(&mut conn).await;
                 self.watch(id);
             }
             Event::Data { id, data } => {
@@ -204,14 +206,8 @@ impl<A: Acceptor> Server<A> {
             return;
         }
         slot.state.wrote = false;
-        let mut conn = Conn::on_poller(
-            &slot.info,
-            &mut slot.state,
-            &mut self.poller,
-            id,
-            &mut slot.codec,
-        );
-        slot.handler.on_write(&mut conn).await;
+        let (handler, mut conn) = slot.split(&mut self.poller, id);
+        handler.on_write(&mut conn).await;
         self.watch(id);
     }
 }
@@ -234,9 +230,8 @@ async fn read_frames<H: Handler>(
         };
         match decoded {
             Ok(Some(frame)) => {
-                let mut conn =
-                    Conn::on_poller(&slot.info, &mut slot.state, poller, id, &mut slot.codec);
-                slot.handler.on_read(&mut conn, frame).await;
+                let (handler, mut conn) = slot.split(poller, id);
+                handler.on_read(&mut conn, frame).await;
             }
             Ok(None) => return,
             Err(e) => {
