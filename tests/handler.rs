@@ -111,6 +111,15 @@ fn start<A: Acceptor + 'static>(server: Server<A>) -> (ServerHandle, tokio::task
     (handle, tokio::spawn(server.run()))
 }
 
+/// An echo server on 127.0.0.1 whose handlers log their callbacks; not started.
+async fn logged_echo_server() -> std::io::Result<(std::net::SocketAddr, Log, Server<EchoFactory>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let log = Log::default();
+    let server = serve(listener, Framing::Lines, EchoFactory { log: log.clone() });
+    Ok((addr, log, server))
+}
+
 async fn stop(handle: ServerHandle, running: tokio::task::JoinHandle<()>) {
     handle.shutdown();
     within(running).await.expect("server task")
@@ -132,14 +141,8 @@ async fn read_to_eof(stream: &mut (impl AsyncReadExt + Unpin)) -> Vec<u8> {
 
 #[tokio::test]
 async fn server_callbacks_come_in_order_for_one_connection() -> TestResult {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let log = Log::default();
-    let (handle, running) = start(serve(
-        listener,
-        Framing::Lines,
-        EchoFactory { log: log.clone() },
-    ));
+    let (addr, log, server) = logged_echo_server().await?;
+    let (handle, running) = start(server);
 
     let mut client = TcpStream::connect(addr).await?;
     let client_addr = client.local_addr()?;
@@ -528,10 +531,7 @@ async fn shutdown_closes_every_connection_and_calls_on_close() -> TestResult {
 
 #[tokio::test]
 async fn too_long_a_frame_ends_the_connection_with_the_error() -> TestResult {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let log = Log::default();
-    let mut server = serve(listener, Framing::Lines, EchoFactory { log: log.clone() });
+    let (addr, log, mut server) = logged_echo_server().await?;
     server.set_max_frame_len(8);
     let (handle, running) = start(server);
 
@@ -575,14 +575,8 @@ async fn too_long_a_frame_ends_the_connection_with_the_error() -> TestResult {
 
 #[tokio::test]
 async fn server_delivers_the_final_partial_frame_after_the_peer_ends() -> TestResult {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let log = Log::default();
-    let (handle, running) = start(serve(
-        listener,
-        Framing::Lines,
-        EchoFactory { log: log.clone() },
-    ));
+    let (addr, log, server) = logged_echo_server().await?;
+    let (handle, running) = start(server);
 
     let mut client = TcpStream::connect(addr).await?;
     client.write_all(b"full\npartial").await?;
