@@ -6,6 +6,9 @@ use std::task::Poll;
 use super::{is_datagram, ChannelId, Event, Poller, Turn};
 use crate::Result;
 
+/// Turns one poll of `close_all` may take before it gives the thread back.
+const CLOSING_TURNS: usize = 64;
+
 impl Poller {
     /// Closes channel `id` gracefully: its queued output is sent first, then
     /// it is shut down and [`Event::Closed`] comes (with an error if the
@@ -92,17 +95,27 @@ impl Poller {
         for index in self.servers.indices() {
             self.servers.remove(index);
         }
+        // Frames read but not yet yielded are dropped (as documented), so
+        // they cannot hold the turns below back.
+        self.events.retain(|e| matches!(e, Event::Closed { .. }));
         let ended = self.channels.close_every(&self.limits);
         self.ended_early.extend(ended);
         self.datagrams.close_every(&self.limits);
         std::future::poll_fn(|cx| {
             self.queue.register(cx.waker());
-            while self.channels.closing() + self.datagrams.closing() > 0 {
-                if matches!(self.turn(), Turn::Idle | Turn::OutOfBudget) {
+            for _ in 0..CLOSING_TURNS {
+                if self.channels.closing() + self.datagrams.closing() == 0 {
+                    return Poll::Ready(());
+                }
+                // Closing channels no longer read: each adds at most its
+                // `Closed`, so the events need no cap here.
+                if matches!(self.turn(usize::MAX), Turn::Idle | Turn::OutOfBudget) {
                     return Poll::Pending;
                 }
             }
-            Poll::Ready(())
+            // Still closing after many turns: let other tasks run, then go on.
+            cx.waker().wake_by_ref();
+            Poll::Pending
         })
         .await;
         let ended = self.channels.free_reported();

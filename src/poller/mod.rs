@@ -146,6 +146,8 @@ enum Turn {
     Worked,
     /// The cooperative budget ran out; the rest is requeued.
     OutOfBudget,
+    /// `max_events` events are waiting to be handed out; the rest is requeued.
+    Full,
 }
 
 /// A listener with its waker.
@@ -364,11 +366,13 @@ impl Poller {
     /// One turn: polls every channel and server woken since the last turn,
     /// gathering their events.
     ///
-    /// Stops early, leaving the rest queued, once enough events are
-    /// gathered or the task's cooperative budget is spent: past that every
+    /// Stops early, leaving the rest queued, once `max_events` events are
+    /// waiting or the task's cooperative budget is spent: past that every
     /// read would only return `Pending` and wake itself again, a wasted poll
-    /// per channel.
-    fn turn(&mut self) -> Turn {
+    /// per channel. A turn that stopped for `max_events` says
+    /// [`Turn::Full`]: only handing events out makes room, so calling it
+    /// again at once would find the same keys and do nothing.
+    fn turn(&mut self, max_events: usize) -> Turn {
         self.queue.take(&mut self.keys);
         if self.keys.is_empty() {
             return Turn::Idle;
@@ -377,12 +381,14 @@ impl Poller {
         let mut outcome = Turn::Worked;
         for (done, &key) in keys.iter().enumerate() {
             let out_of_budget = !tokio::task::coop::has_budget_remaining();
-            if out_of_budget || self.events.len() >= MAX_EVENTS_PER_TURN {
+            if out_of_budget || self.events.len() >= max_events {
                 // The rest stay queued (their flags are still set).
                 self.queue.requeue(&keys[done..]);
-                if out_of_budget {
-                    outcome = Turn::OutOfBudget;
-                }
+                outcome = if out_of_budget {
+                    Turn::OutOfBudget
+                } else {
+                    Turn::Full
+                };
                 break;
             }
             if key & SERVER_KEY != 0 {
@@ -454,9 +460,10 @@ impl Stream for Poller {
             if this.ended {
                 return Poll::Ready(None);
             }
-            match this.turn() {
+            match this.turn(MAX_EVENTS_PER_TURN) {
                 Turn::Idle => return Poll::Pending,
-                Turn::Worked => {}
+                // `Full` leaves events to hand out: the loop yields one.
+                Turn::Worked | Turn::Full => {}
                 // Requeued keys wake the task: it comes back after the others ran.
                 Turn::OutOfBudget if this.events.is_empty() => return Poll::Pending,
                 Turn::OutOfBudget => {}
