@@ -304,3 +304,17 @@ fn channel_and_framed_channel_stay_small() {
     assert!(channel <= 48, "Channel is {channel} bytes");
     assert!(framed <= 320, "FramedChannel is {framed} bytes");
 }
+
+#[tokio::test]
+async fn queue_and_write_without_write_side_are_refused_up_front() -> iochannels::Result<()> {
+    let (reader, _writer) = std::io::pipe()?;
+    let mut framed = Channel::pipe(Some(reader.into()), None)?.framed(Framing::Lines);
+    assert!(matches!(framed.queue(b"x\n"), Err(Error::NotWritable)));
+    assert_eq!(framed.write_buffer_len(), 0);
+    assert!(matches!(
+        framed.write(b"x\n").await,
+        Err(Error::NotWritable)
+    ));
+    assert!(!framed.is_writable());
+    Ok(())
+}

@@ -391,6 +391,36 @@ async fn peer_reset_is_closed_with_error_and_others_go_on() -> iochannels::Resul
 }
 
 #[tokio::test]
+async fn write_to_a_channel_without_write_side_is_refused_and_reading_goes_on(
+) -> iochannels::Result<()> {
+    let (reader, writer) = std::io::pipe()?;
+    let mut poller = Poller::new(Framing::Lines);
+    let id = poller.register(Channel::pipe(Some(reader.into()), None)?.framed(Framing::Lines));
+    assert!(matches!(
+        poller.write(id, "nowhere\n"),
+        Err(Error::NotWritable)
+    ));
+    let mut writer = std::fs::File::from(std::os::fd::OwnedFd::from(writer));
+    std::io::Write::write_all(&mut writer, b"still read\n")?;
+    drop(writer);
+    assert_eq!(
+        data(next(&mut poller).await),
+        (id, Bytes::from_static(b"still read\n"))
+    );
+    match next(&mut poller).await {
+        Event::Closed { id: closed, error } => {
+            assert_eq!(closed, id);
+            assert!(
+                error.is_none(),
+                "a refused write must not end the channel: {error:?}"
+            );
+        }
+        other => panic!("expected Closed, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn busy_channel_does_not_starve_others() {
     let mut poller = Poller::new(Framing::Lines);
     let (busy, mut busy_peer) = Channel::test();

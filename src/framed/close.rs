@@ -199,7 +199,7 @@ impl FramedChannel {
     /// Whether [`write`](FramedChannel::write) may be called: not closed,
     /// the write side not shut down, and the channel has one.
     pub fn is_writable(&self) -> bool {
-        self.check_writable().is_ok() && self.channel.has_writer()
+        self.check_writable().is_ok()
     }
 
     pub(crate) fn poll_shutdown_for_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
@@ -223,10 +223,17 @@ impl FramedChannel {
         self.closed
     }
 
+    /// `Closed` after a close or half-close, `NotWritable` for a channel
+    /// made without a write side: refused before anything is queued, so a
+    /// write that can never go out does not fail later and end the channel.
     pub(crate) fn check_writable(&self) -> Result<()> {
         if self.closed {
             return Err(Error::Closed);
         }
-        self.writer.check_open()
+        self.writer.check_open()?;
+        if !self.channel.has_writer() {
+            return Err(Error::NotWritable);
+        }
+        Ok(())
     }
 }

@@ -172,6 +172,8 @@ impl<'a> Conn<'a> {
     ///   frame delivered after the peer's end of input).
     /// - [`Error::QueueFull`] if the queued output would pass its limit (8
     ///   MiB by default): the peer is not reading. Nothing is queued then.
+    /// - [`Error::NotWritable`] if the channel has no write side; nothing is
+    ///   queued and the connection goes on being read.
     ///
     /// # Examples
     ///

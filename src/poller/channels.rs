@@ -162,6 +162,7 @@ impl Channels {
         if !matches!(entry.state, State::Open | State::EofReported) {
             return Err(Error::Closed);
         }
+        entry.framed.check_writable()?;
         if entry.out.len() + data.len() > limits.max_queued {
             return Err(Error::QueueFull {
                 limit: limits.max_queued,

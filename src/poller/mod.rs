@@ -298,6 +298,9 @@ impl Poller {
     ///   or is being closed.
     /// - [`Error::QueueFull`](crate::Error::QueueFull) if the channel's
     ///   queued output would pass the limit: its peer is not reading.
+    /// - [`Error::NotWritable`](crate::Error::NotWritable) if the channel
+    ///   has no write side (a pipe with only a faucet); nothing is queued
+    ///   and the channel goes on being read.
     ///
     /// # Examples
     ///
