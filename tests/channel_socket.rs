@@ -155,3 +155,29 @@ async fn fd_is_the_socket() -> iochannels::Result<()> {
     assert_eq!(channel.framed(Framing::Bytes).fd(), Some(raw));
     Ok(())
 }
+
+#[tokio::test]
+async fn unresolvable_tcp_address_names_the_address() {
+    // No port: tokio refuses it while resolving, before any connect.
+    match within(Channel::connect_tcp("no-port.example")).await {
+        Err(Error::Io(e)) => {
+            assert_eq!(e.kind(), ErrorKind::InvalidInput);
+            let text = e.to_string();
+            assert!(text.contains("\"no-port.example\""), "{text}");
+            assert!(text.starts_with("resolving"), "{text}");
+        }
+        other => panic!("expected a resolution error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn address_resolving_to_nothing_names_the_address() {
+    let nothing: &[std::net::SocketAddr] = &[];
+    match within(Channel::connect_tcp(nothing)).await {
+        Err(Error::Io(e)) => {
+            assert_eq!(e.kind(), ErrorKind::NotFound);
+            assert_eq!(e.to_string(), "[] resolved to no address to connect to");
+        }
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}

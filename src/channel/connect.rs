@@ -1,6 +1,7 @@
 //! Connecting a [`Channel`] to a TCP or Unix stream socket: every error
 //! names the address it was for and keeps its `io::ErrorKind`.
 
+use std::fmt;
 use std::io;
 use std::path::Path;
 
@@ -13,10 +14,15 @@ use crate::Result;
 impl Channel {
     /// Connects to a TCP address, trying each address it resolves to in turn.
     ///
+    /// `addr` is anything tokio resolves (`"host:port"`, a `SocketAddr`,
+    /// `(host, port)`, ...); every such type is `Debug`, which is how an
+    /// error names the address even when resolving it failed.
+    ///
     /// # Errors
     ///
     /// An `Error::Io` whose message names the address and the cause, with
-    /// the `io::ErrorKind` kept (`ConnectionRefused`, ...).
+    /// the `io::ErrorKind` kept (`ConnectionRefused`, ...): a name that does
+    /// not resolve, or resolves to nothing, names it too.
     ///
     /// # Examples
     ///
@@ -37,10 +43,11 @@ impl Channel {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn connect_tcp(addr: impl ToSocketAddrs) -> Result<Channel> {
+    pub async fn connect_tcp(addr: impl ToSocketAddrs + fmt::Debug) -> Result<Channel> {
+        let name = format!("{addr:?}");
         let addrs = tokio::net::lookup_host(addr)
             .await
-            .map_err(|e| io_at("resolving the address to connect to", e))?;
+            .map_err(|e| io_at(format!("resolving {name} to connect to it"), e))?;
         let mut last = None;
         for addr in addrs {
             match TcpStream::connect(addr).await {
@@ -56,7 +63,10 @@ impl Channel {
         }
         Err(last
             .unwrap_or_else(|| {
-                io::Error::new(io::ErrorKind::NotFound, "the address resolved to nothing")
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{name} resolved to no address to connect to"),
+                )
             })
             .into())
     }
@@ -84,14 +94,15 @@ impl Channel {
     /// # }
     /// ```
     pub async fn connect_tcp_timeout(
-        addr: impl ToSocketAddrs,
+        addr: impl ToSocketAddrs + fmt::Debug,
         timeout: std::time::Duration,
     ) -> Result<Channel> {
+        let name = format!("{addr:?}");
         match tokio::time::timeout(timeout, Channel::connect_tcp(addr)).await {
             Ok(result) => result,
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!("connecting timed out after {timeout:?}"),
+                format!("connecting to {name} timed out after {timeout:?}"),
             )
             .into()),
         }

@@ -78,7 +78,11 @@ const LOW_WATER: usize = 64 * 1024;
 /// # Ok(())
 /// # }
 /// ```
-pub async fn connect<H: Handler>(addr: impl ToSocketAddrs, framing: Framing, mut handler: H) -> H {
+pub async fn connect<H: Handler>(
+    addr: impl ToSocketAddrs + std::fmt::Debug,
+    framing: Framing,
+    mut handler: H,
+) -> H {
     match Channel::connect_tcp(addr).await {
         Ok(channel) => {
             let peer = match &channel {
