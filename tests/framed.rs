@@ -318,3 +318,37 @@ async fn queue_and_write_without_write_side_are_refused_up_front() -> iochannels
     assert!(!framed.is_writable());
     Ok(())
 }
+
+#[tokio::test]
+async fn stream_ends_after_an_error_that_would_repeat() {
+    // An invalid framing errors on every read without consuming input.
+    let (channel, mut peer) = Channel::test();
+    let mut framed = channel.framed(Framing::Exact(0));
+    peer.put("data that can never be framed");
+    match within(framed.next()).await {
+        Some(Err(Error::Io(e))) => assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput),
+        other => panic!("expected the invalid framing error, got {other:?}"),
+    }
+    assert!(
+        within(framed.next()).await.is_none(),
+        "the stream must end, not repeat the error"
+    );
+    assert!(within(framed.next()).await.is_none());
+}
+
+#[tokio::test]
+async fn stream_ends_after_a_read_error() -> iochannels::Result<()> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let client = tokio::net::TcpStream::connect(listener.local_addr()?).await?;
+    let (server, _) = listener.accept().await?;
+    let mut framed = Channel::from(server).framed(Framing::Lines);
+    // A reset: SO_LINGER 0 then close.
+    client.set_linger(Some(std::time::Duration::ZERO))?;
+    drop(client);
+    match within(framed.next()).await {
+        Some(Err(Error::Io(e))) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
+        other => panic!("expected the reset, got {other:?}"),
+    }
+    assert!(within(framed.next()).await.is_none());
+    Ok(())
+}

@@ -49,8 +49,8 @@ use crate::{Channel, Error, FrameCodec, Framing, Result};
 ///
 /// An over-long frame gives `Err(FrameTooLong)` once; its rest is skipped
 /// and the next read returns the next frame. As a [`Stream`](futures::Stream) the channel
-/// yields `Ok(frame)`s and errors and ends (`None`) at the end of input or
-/// after `close()`.
+/// yields `Ok(frame)`s and errors and ends (`None`) at the end of input,
+/// after `close()`, or right after any error but `FrameTooLong`.
 ///
 /// # Examples
 ///
@@ -81,6 +81,8 @@ pub struct FramedChannel {
     closed: bool,
     /// How it ended, once it has: local close, or the peer / an error.
     ending: Option<Ending>,
+    /// The `Stream` yielded an error that is not recoverable and has ended.
+    stream_ended: bool,
     /// How long a graceful `close()` may wait for pending writes.
     close_timeout: Duration,
     /// Most bytes `queue` lets wait in the write buffer.
@@ -109,6 +111,7 @@ impl FramedChannel {
             writer: Writer::new(),
             closed: false,
             ending: None,
+            stream_ended: false,
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             queue_limit: DEFAULT_QUEUE_LIMIT,
         }

@@ -15,13 +15,24 @@ use crate::{Error, Result};
 impl Stream for FramedChannel {
     type Item = Result<Bytes>;
 
-    /// Frames and errors; `None` at the end of input or after `close()`.
+    /// Frames and errors; `None` at the end of input, after `close()`, or
+    /// after an error that would only repeat.
+    ///
+    /// [`Error::FrameTooLong`] is yielded and the stream goes on (the rest
+    /// of that frame is skipped). Any other error (a read failure, an
+    /// invalid framing, no read side) is yielded once and the stream ends,
+    /// as tokio-util's `FramedRead` does: a consumer that logs errors and
+    /// polls on would otherwise spin on the same error for ever.
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
         let this = self.get_mut();
-        if this.closed || !this.reader.has_more() {
+        if this.closed || this.stream_ended || !this.reader.has_more() {
             return Poll::Ready(None);
         }
-        this.poll_read_frame(cx).map(Result::transpose)
+        let next = ready!(this.poll_read_frame(cx)).transpose();
+        if let Some(Err(e)) = &next {
+            this.stream_ended = !matches!(e, Error::FrameTooLong { .. });
+        }
+        Poll::Ready(next)
     }
 }
 
