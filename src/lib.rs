@@ -56,7 +56,7 @@ mod poll_now;
 mod poller;
 mod queue;
 
-pub use crate::channel::{Channel, PipeChannel, ProcessChannel, TestChannel, TestPeer};
+pub use crate::channel::{Channel, IoChannel, PipeChannel, ProcessChannel, TestChannel, TestPeer};
 pub use crate::datagram::{DatagramAddr, DatagramChannel, DEFAULT_MAX_DATAGRAM_LEN};
 pub use crate::error::{Error, Result};
 pub use crate::framed::{Connecting, FramedChannel};

@@ -343,12 +343,49 @@ async fn stream_ends_after_a_read_error() -> iochannels::Result<()> {
     let (server, _) = listener.accept().await?;
     let mut framed = Channel::from(server).framed(Framing::Lines);
     // A reset: SO_LINGER 0 then close.
-    client.set_linger(Some(std::time::Duration::ZERO))?;
+    client.set_zero_linger()?;
     drop(client);
     match within(framed.next()).await {
         Some(Err(Error::Io(e))) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
         other => panic!("expected the reset, got {other:?}"),
     }
     assert!(within(framed.next()).await.is_none());
+    Ok(())
+}
+
+#[tokio::test]
+async fn into_inner_gives_back_the_buffered_input_first() -> iochannels::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let mut framed = Channel::connect_tcp(listener.local_addr()?)
+        .await?
+        .framed(Framing::Lines);
+    let (mut server, _) = listener.accept().await?;
+    tokio::io::AsyncWriteExt::write_all(&mut server, b"header\nbody without an end").await?;
+    assert_eq!(
+        within(framed.read()).await?.as_deref(),
+        Some(&b"header\n"[..])
+    );
+    assert_eq!(framed.read_buffer(), b"body without an end");
+    let mut channel = framed.into_inner();
+    assert!(matches!(channel, Channel::Io(_)), "wrapped: {channel:?}");
+    tokio::io::AsyncWriteExt::write_all(&mut server, b", and more").await?;
+    drop(server);
+    let mut rest = String::new();
+    within(channel.read_to_string(&mut rest)).await?;
+    assert_eq!(rest, "body without an end, and more");
+    Ok(())
+}
+
+#[tokio::test]
+async fn into_inner_with_nothing_buffered_is_the_channel_itself() -> iochannels::Result<()> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let framed = Channel::connect_tcp(listener.local_addr()?)
+        .await?
+        .framed(Framing::Lines);
+    let fd = framed.fd();
+    let channel = framed.into_inner();
+    assert!(matches!(channel, Channel::Tcp(_)));
+    assert_eq!(channel.fd(), fd);
     Ok(())
 }

@@ -173,3 +173,84 @@ async fn queue_refuses_past_its_limit_and_after_close() -> iochannels::Result<()
     assert!(matches!(framed.queue(b"late"), Err(Error::Closed)));
     Ok(())
 }
+
+#[tokio::test]
+async fn close_releases_a_pipe_so_the_peer_reads_eof_and_its_writes_fail() -> iochannels::Result<()>
+{
+    // Our channel reads `their_out` and writes `their_in`.
+    let (our_in, their_out) = std::io::pipe()?;
+    let (their_in, our_out) = std::io::pipe()?;
+    let mut framed =
+        Channel::pipe(Some(our_in.into()), Some(our_out.into()))?.framed(Framing::Lines);
+    assert!(framed.fd().is_some());
+    within(framed.close()).await?;
+    assert_eq!(framed.fd(), None, "a closed channel holds no fd");
+    let mut their_in = std::fs::File::from(std::os::fd::OwnedFd::from(their_in));
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut their_in, &mut rest)?;
+    assert!(rest.is_empty());
+    let mut their_out = std::fs::File::from(std::os::fd::OwnedFd::from(their_out));
+    let write = std::io::Write::write_all(&mut their_out, b"anyone there?\n");
+    assert_eq!(
+        write.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::BrokenPipe)
+    );
+    // What into_inner gives after a close: the end at once, failing writes.
+    let mut inner = framed.into_inner();
+    assert_eq!(inner.fd(), None);
+    let mut buf = [0u8; 4];
+    assert_eq!(within(inner.read(&mut buf)).await?, 0);
+    let wrote = within(tokio::io::AsyncWriteExt::write(&mut inner, b"x")).await;
+    assert_eq!(
+        wrote.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::BrokenPipe)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn close_releases_a_socket_so_the_peers_writes_fail() -> iochannels::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let mut framed = Channel::connect_tcp(listener.local_addr()?)
+        .await?
+        .framed(Framing::Lines);
+    let (mut peer, _) = listener.accept().await?;
+    framed.set_linger(Duration::from_millis(50));
+    within(framed.close()).await?;
+    assert_eq!(framed.fd(), None);
+    let mut buf = [0u8; 8];
+    assert_eq!(within(peer.read(&mut buf)).await?, 0, "the peer reads EOF");
+    let mut failed = None;
+    for _ in 0..100 {
+        if let Err(e) = tokio::io::AsyncWriteExt::write_all(&mut peer, b"late\n").await {
+            failed = Some(e.kind());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        matches!(
+            failed,
+            Some(std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset)
+        ),
+        "the peer's writes must fail once we closed: {failed:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn close_of_a_process_channel_keeps_the_child_to_wait_on() -> iochannels::Result<()> {
+    let mut framed =
+        Channel::spawn(&mut tokio::process::Command::new("cat"))?.framed(Framing::Lines);
+    within(framed.close()).await?;
+    assert_eq!(framed.fd(), None);
+    match framed.into_inner() {
+        Channel::Process(mut cat) => {
+            // cat saw EOF on its stdin and exits by itself.
+            let status = within(cat.wait()).await?;
+            assert!(status.success(), "{status:?}");
+        }
+        other => panic!("expected the process back, got {other:?}"),
+    }
+    Ok(())
+}

@@ -542,3 +542,38 @@ async fn closed_expected_after_close_all() -> iochannels::Result<()> {
     assert_eq!(seen[&ended], Some(false));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_failed_reply_does_not_drop_frames_already_received() -> iochannels::Result<()> {
+    // The client sends 300 lines and closes at once; replies to it then
+    // fail (it answers them with a reset), but all 300 lines had arrived.
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let mut poller = Poller::new(Framing::Lines);
+    poller.add_server(listener);
+    let mut client = TcpStream::connect(addr).await?;
+    let mut lines = Vec::new();
+    for i in 0..300 {
+        lines.extend_from_slice(format!("line {i:03} {}\n", "x".repeat(100)).as_bytes());
+    }
+    client.write_all(&lines).await?;
+    drop(client);
+    let mut got = 0;
+    let error = loop {
+        match next(&mut poller).await {
+            Event::Accepted { .. } => {}
+            Event::Data { id, data } => {
+                assert_eq!(&data[..8], format!("line {got:03}").as_bytes());
+                got += 1;
+                let _ = poller.write(id, vec![b'r'; 64 * 1024]);
+            }
+            Event::Closed { error, .. } => break error,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(
+        got, 300,
+        "every line received must be yielded (closed with {error:?})"
+    );
+    Ok(())
+}

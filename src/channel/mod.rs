@@ -2,7 +2,8 @@
 //! enum, and its constructors.
 //!
 //! One file per kind: `pipe.rs` (fds and stdio), `process.rs` (a child's
-//! stdin/stdout), `test.rs` (in-memory). TCP and Unix streams are tokio's own
+//! stdin/stdout), `test.rs` (in-memory), `stream.rs` (any stream, and what a
+//! closed framed channel keeps). TCP and Unix streams are tokio's own
 //! types, used as they are; `connect.rs` connects them, `nonblock.rs` keeps
 //! O_NONBLOCK on shared descriptions. This file only dispatches; it holds no
 //! I/O logic.
@@ -11,6 +12,7 @@ mod connect;
 pub(crate) mod nonblock;
 mod pipe;
 mod process;
+mod stream;
 mod test;
 
 use std::io;
@@ -28,6 +30,7 @@ use crate::{FramedChannel, Framing, Result};
 
 pub use self::pipe::PipeChannel;
 pub use self::process::ProcessChannel;
+pub use self::stream::IoChannel;
 pub use self::test::{TestChannel, TestPeer};
 
 /// A byte pipe of any kind: raw bytes in and out, as `AsyncRead + AsyncWrite`.
@@ -43,6 +46,7 @@ pub use self::test::{TestChannel, TestPeer};
 /// | [`Unix`](Channel::Unix) | [`connect_unix`](Channel::connect_unix), `From<UnixStream>` | socket | socket |
 /// | [`Process`](Channel::Process) | [`spawn`](Channel::spawn) | child's stdout | child's stdin |
 /// | [`Test`](Channel::Test) | [`test`](Channel::test) | what the [`TestPeer`] puts | what the peer gets |
+/// | [`Io`](Channel::Io) | [`from_io`](Channel::from_io) | the stream | the stream |
 ///
 /// # Examples
 ///
@@ -75,6 +79,8 @@ pub enum Channel {
     Process(ProcessChannel),
     /// In memory, backed by `tokio::io::duplex`, with a [`TestPeer`] at the other end.
     Test(TestChannel),
+    /// Any `AsyncRead + AsyncWrite` stream (a TLS stream, a duplex, ...).
+    Io(IoChannel),
 }
 
 /// Runs `$body` with `$c` bound to the inner value of whichever variant `$self` is.
@@ -86,6 +92,7 @@ macro_rules! each_kind {
             Channel::Unix($c) => $body,
             Channel::Process($c) => $body,
             Channel::Test($c) => $body,
+            Channel::Io($c) => $body,
         }
     };
 }
@@ -203,8 +210,36 @@ impl Channel {
         (Channel::Test(channel), peer)
     }
 
-    /// The fd to poll for reading; `None` for the test channel and for
-    /// channels with no read side.
+    /// Any `AsyncRead + AsyncWrite` stream as a channel: a TLS stream, a
+    /// `tokio::io::duplex`, a serial port, a QUIC stream. It then works with
+    /// everything a channel does — framing, close, the
+    /// [`Poller`](crate::Poller) — and has no fd ([`fd`](Channel::fd) is `None`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing};
+    /// use tokio::io::AsyncReadExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let (ours, mut theirs) = tokio::io::duplex(1024);
+    /// let mut framed = Channel::from_io(ours).framed(Framing::Lines);
+    /// assert_eq!(framed.fd(), None);
+    /// framed.write(b"hi\n").await?;
+    /// let mut got = [0; 3];
+    /// theirs.read_exact(&mut got).await?;
+    /// assert_eq!(&got, b"hi\n");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_io(io: impl AsyncRead + AsyncWrite + Send + Unpin + 'static) -> Channel {
+        Channel::Io(IoChannel::new(io))
+    }
+
+    /// The fd to poll for reading; `None` for the test channel, for
+    /// [`from_io`](Channel::from_io) streams, for channels with no read side
+    /// and for a channel a [`FramedChannel::close`] released.
     ///
     /// # Examples
     ///
@@ -218,7 +253,25 @@ impl Channel {
             Channel::Tcp(c) => Some(c.as_raw_fd()),
             Channel::Unix(c) => Some(c.as_raw_fd()),
             Channel::Process(c) => c.stdout_fd(),
-            Channel::Test(_) => None,
+            Channel::Test(_) | Channel::Io(_) => None,
+        }
+    }
+
+    /// Whether a graceful close should linger: read and discard input until
+    /// the peer's EOF before the fd is released. Only stream sockets need
+    /// it: closing one with unread input makes the kernel send a reset,
+    /// which throws away the replies still in flight to the peer.
+    pub(crate) fn lingers_on_close(&self) -> bool {
+        matches!(self, Channel::Tcp(_) | Channel::Unix(_))
+    }
+
+    /// Gives the channel's fds back to the system (the peer sees the end and
+    /// its writes fail). A child process stays, for waiting on it; every
+    /// other kind becomes an [`IoChannel`] whose reads end and writes fail.
+    pub(crate) fn release(&mut self) {
+        match self {
+            Channel::Process(p) => p.release_pipes(),
+            _ => *self = Channel::Io(IoChannel::released()),
         }
     }
 
@@ -296,6 +349,7 @@ impl Channel {
                 None => format!("process `{}`", p.program()),
             },
             Channel::Test(_) => "test channel".to_owned(),
+            Channel::Io(c) => c.name().to_owned(),
         }
     }
 }
@@ -321,6 +375,12 @@ impl From<PipeChannel> for Channel {
 impl From<ProcessChannel> for Channel {
     fn from(channel: ProcessChannel) -> Channel {
         Channel::Process(channel)
+    }
+}
+
+impl From<IoChannel> for Channel {
+    fn from(channel: IoChannel) -> Channel {
+        Channel::Io(channel)
     }
 }
 

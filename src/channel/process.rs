@@ -351,6 +351,13 @@ impl ProcessChannel {
         &mut self.inner.child
     }
 
+    /// Closes the pipes to and from the child (a closed channel's fds
+    /// are released); the child stays, to be waited on.
+    pub(crate) fn release_pipes(&mut self) {
+        self.inner.stdin = None;
+        self.inner.stdout = None;
+    }
+
     pub(crate) fn stdout_fd(&self) -> Option<std::os::fd::RawFd> {
         use std::os::fd::AsRawFd;
         self.inner.stdout.as_ref().map(|s| s.as_raw_fd())

@@ -1,16 +1,29 @@
-//! Ending a [`FramedChannel`]: half-close, graceful close with a deadline,
-//! immediate abort, and how it ended (kaa's `closed(expected)`).
+//! Ending a [`FramedChannel`]: half-close, graceful close with a deadline
+//! and a lingering end, immediate abort, and how it ended (kaa's
+//! `closed(expected)`). The [`Poller`](crate::Poller) closes its channels
+//! through the same steps.
 //!
-//! A graceful close must not hang on a peer that stops reading (pitfall
-//! 14): `close()` gives up after the close timeout (10 s by default), closes
-//! anyway and says how many bytes were left unsent.
+//! A graceful close goes: flush → shut the write side down (the peer reads
+//! EOF) → linger → release the fds. It must not hang on a peer that stops
+//! reading (pitfall 14): the whole close has a deadline (the close timeout,
+//! 10 s by default), after which it gives up, releases the fds anyway and
+//! says how many bytes were left unsent.
+//!
+//! Lingering (stream sockets only, as Apache and Netty do): closing a
+//! socket that still has unread input makes the kernel send a reset, and
+//! the peer then loses the replies still in flight to it. So after the
+//! shutdown the input is read and thrown away until the peer's EOF, a read
+//! error, [`LINGER_IDLE`] without input, or the deadline; only then are the
+//! fds released.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
 
 use super::writer::WriteState;
 use super::FramedChannel;
@@ -18,6 +31,34 @@ use crate::{Error, Result};
 
 /// How long `close()` waits for pending writes by default.
 pub(crate) const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a lingering close waits for more input before it releases the
+/// fds (Apache's `SECONDS_TO_LINGER`): a peer that has read our replies
+/// either closes (EOF ends the linger at once) or goes quiet.
+pub(crate) const LINGER_IDLE: Duration = Duration::from_secs(2);
+/// Reads (of up to 16 KiB) one lingering poll may throw away before it
+/// lets the task go on: a peer that floods cannot hold the thread.
+const DISCARD_READS_PER_POLL: usize = 16;
+
+/// The one timer of a graceful close: it fires at the close deadline or,
+/// while lingering, once the peer has been quiet for the linger time.
+#[derive(Debug)]
+pub(crate) struct CloseClock {
+    deadline: Instant,
+    timer: Pin<Box<Sleep>>,
+    lingering: bool,
+}
+
+impl CloseClock {
+    fn fired(&mut self, cx: &mut Context<'_>) -> bool {
+        self.timer.as_mut().poll(cx).is_ready()
+    }
+
+    /// Input came (or lingering starts): wait `linger` more, never past the deadline.
+    fn rearm(&mut self, linger: Duration) {
+        let at = (Instant::now() + linger).min(self.deadline);
+        self.timer.as_mut().reset(at);
+    }
+}
 
 /// How a channel ended, as far as it knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,9 +112,19 @@ impl FramedChannel {
         Poll::Ready(shut.map_err(|e| self.name_endpoint(Error::from_io_write(e))))
     }
 
-    /// Closes the channel gracefully: flushes pending writes, sends EOF, and
-    /// ends reading. Afterwards `read`, `try_read` and `write` return
-    /// [`Error::Closed`]. Idempotent: a second call returns `Ok(())`.
+    /// Closes the channel gracefully: flushes pending writes, sends EOF,
+    /// ends reading and releases the channel's fds. Afterwards `read`,
+    /// `try_read` and `write` return [`Error::Closed`], [`fd`](FramedChannel::fd)
+    /// is `None`, and the peer's writes fail. Idempotent: a second call
+    /// returns `Ok(())`.
+    ///
+    /// A TCP or Unix socket lingers before it is released: input still
+    /// arriving is read and thrown away until the peer's EOF, until it has
+    /// been quiet for 2 s (see [`set_linger`](FramedChannel::set_linger)),
+    /// or until the close timeout. Releasing a socket with unread input
+    /// would make the kernel reset the connection, and the peer would lose
+    /// the replies still in flight to it. A peer that reads our output and
+    /// then closes ends the linger at once.
     ///
     /// A peer that stops reading cannot hold it up for ever: after the close
     /// timeout (10 s unless [`set_close_timeout`](FramedChannel::set_close_timeout)
@@ -110,22 +161,7 @@ impl FramedChannel {
     /// # }
     /// ```
     pub async fn close(&mut self) -> Result<()> {
-        let timeout = self.close_timeout;
-        let graceful = std::future::poll_fn(|cx| self.poll_shutdown_for_close(cx));
-        match tokio::time::timeout(timeout, graceful).await {
-            Ok(result) => result,
-            Err(_) => {
-                let unsent = self.writer.buf.len();
-                self.abort();
-                Err(Error::Io(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!(
-                        "{}: graceful close gave up after {timeout:?} with {unsent} bytes unsent: the peer is not reading",
-                        self.endpoint
-                    ),
-                )))
-            }
-        }
+        std::future::poll_fn(|cx| self.poll_close(cx)).await
     }
 
     /// Closes the channel now: pending writes are dropped, EOF is sent if
@@ -153,6 +189,7 @@ impl FramedChannel {
     /// ```
     pub fn abort(&mut self) {
         if self.closed {
+            self.release();
             return;
         }
         self.writer.buf = BytesMut::new();
@@ -163,12 +200,42 @@ impl FramedChannel {
             self.writer.state = WriteState::Shut;
         }
         self.mark_closed();
+        self.release();
     }
 
-    /// Sets how long [`close`](FramedChannel::close) may wait for pending
-    /// writes before it gives up (default 10 s).
+    /// Sets how long [`close`](FramedChannel::close) may take, writes and
+    /// lingering included, before it gives up (default 10 s).
     pub fn set_close_timeout(&mut self, timeout: Duration) {
         self.close_timeout = timeout;
+    }
+
+    /// Sets how long a closing socket waits for more input from the peer
+    /// before its fds are released (default 2 s; see
+    /// [`close`](FramedChannel::close)). `Duration::ZERO` releases them as
+    /// soon as the write side is shut down, at the risk of a reset that
+    /// loses replies in flight when input is still arriving.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iochannels::{Channel, Framing};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let mut client = Channel::connect_tcp(listener.local_addr()?).await?.framed(Framing::Lines);
+    /// let _server = listener.accept().await?;
+    /// client.set_linger(Duration::from_millis(100));
+    /// let started = std::time::Instant::now();
+    /// client.close().await?; // the server neither writes nor closes
+    /// assert!(started.elapsed() < Duration::from_secs(2));
+    /// assert_eq!(client.fd(), None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_linger(&mut self, linger: Duration) {
+        self.linger = linger;
     }
 
     /// How the channel ended, as kaa's `closed(expected)` tells: `None` while
@@ -200,6 +267,123 @@ impl FramedChannel {
     /// the write side not shut down, and the channel has one.
     pub fn is_writable(&self) -> bool {
         self.check_writable().is_ok()
+    }
+
+    /// The whole graceful close, as [`close`](FramedChannel::close) (and the
+    /// `Sink`'s `poll_close`) runs it.
+    pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.released {
+            return Poll::Ready(Ok(()));
+        }
+        self.start_close_clock(self.close_timeout);
+        if !self.closed {
+            match self.poll_shutdown_for_close(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => {
+                    self.release();
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending if self.close_clock_fired(cx) => {
+                    let error = self.close_timed_out(0);
+                    self.abort();
+                    return Poll::Ready(Err(error));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        ready!(self.poll_linger(cx));
+        Poll::Ready(Ok(()))
+    }
+
+    /// Starts the clock of a graceful close that must be done within
+    /// `timeout` (unless it is running already).
+    pub(crate) fn start_close_clock(&mut self, timeout: Duration) {
+        if self.close_clock.is_none() {
+            let deadline = Instant::now() + timeout;
+            self.close_clock = Some(Box::new(CloseClock {
+                deadline,
+                timer: Box::pin(tokio::time::sleep_until(deadline)),
+                lingering: false,
+            }));
+        }
+    }
+
+    /// Whether the close deadline has passed (registers `cx` to be woken at it).
+    pub(crate) fn close_clock_fired(&mut self, cx: &mut Context<'_>) -> bool {
+        self.close_clock.as_mut().is_some_and(|c| c.fired(cx))
+    }
+
+    /// The error of a graceful close that ran out of time with bytes unsent
+    /// (this channel's and `also_unsent` more of a poller's queue).
+    pub(crate) fn close_timed_out(&self, also_unsent: usize) -> Error {
+        let unsent = self.writer.buf.len() + also_unsent;
+        Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "{}: graceful close gave up after {:?} with {unsent} bytes unsent: the peer is not reading",
+                self.endpoint, self.close_timeout
+            ),
+        ))
+    }
+
+    /// Once the write side is shut: lingers (see the module docs), then
+    /// releases the fds. `Ready` once they are released.
+    pub(crate) fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.released {
+            return Poll::Ready(());
+        }
+        if !self.channel.lingers_on_close() || self.linger.is_zero() {
+            self.release();
+            return Poll::Ready(());
+        }
+        self.start_close_clock(self.close_timeout);
+        let Some(clock) = self.close_clock.as_mut() else {
+            return Poll::Ready(());
+        };
+        if !clock.lingering {
+            clock.lingering = true;
+            clock.rearm(self.linger);
+        }
+        let mut scratch = [0u8; 16 * 1024];
+        let mut drained = false;
+        for _ in 0..DISCARD_READS_PER_POLL {
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut self.channel).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => clock.rearm(self.linger),
+                // The peer's EOF, or an error: nothing more can come.
+                Poll::Ready(_) => {
+                    self.release();
+                    return Poll::Ready(());
+                }
+                Poll::Pending => {
+                    drained = true;
+                    break;
+                }
+            }
+        }
+        if clock.fired(cx) {
+            self.release();
+            return Poll::Ready(());
+        }
+        if !drained {
+            // Input is still pouring in: let others run, then read on.
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+
+    /// Gives the channel's fds back (see [`Channel::release`]); the close is over.
+    fn release(&mut self) {
+        if !self.released {
+            self.released = true;
+            self.close_clock = None;
+            self.channel.release();
+        }
+    }
+
+    /// Whether the fds are released: the close is over.
+    pub(crate) fn is_released(&self) -> bool {
+        self.released
     }
 
     pub(crate) fn poll_shutdown_for_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {

@@ -22,7 +22,8 @@ use bytes::Bytes;
 
 use tokio::io::AsyncWrite;
 
-use self::close::{Ending, DEFAULT_CLOSE_TIMEOUT};
+pub(crate) use self::close::LINGER_IDLE;
+use self::close::{CloseClock, Ending, DEFAULT_CLOSE_TIMEOUT};
 use self::reader::Reader;
 use self::writer::Writer;
 
@@ -83,8 +84,14 @@ pub struct FramedChannel {
     ending: Option<Ending>,
     /// The `Stream` yielded an error that is not recoverable and has ended.
     stream_ended: bool,
-    /// How long a graceful `close()` may wait for pending writes.
+    /// How long a graceful `close()` may take.
     close_timeout: Duration,
+    /// How long a closing socket waits for more input before release.
+    linger: Duration,
+    /// Running while a graceful close is under way (boxed: it is rare).
+    close_clock: Option<Box<CloseClock>>,
+    /// The close is over and the channel's fds are released.
+    released: bool,
     /// Most bytes `queue` lets wait in the write buffer.
     queue_limit: usize,
 }
@@ -113,6 +120,9 @@ impl FramedChannel {
             ending: None,
             stream_ended: false,
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
+            linger: LINGER_IDLE,
+            close_clock: None,
+            released: false,
             queue_limit: DEFAULT_QUEUE_LIMIT,
         }
     }

@@ -6,7 +6,7 @@ use std::os::fd::RawFd;
 use bytes::BytesMut;
 
 use super::FramedChannel;
-use crate::{Channel, Framing};
+use crate::{Channel, Framing, IoChannel};
 
 impl FramedChannel {
     /// The current framing.
@@ -70,7 +70,9 @@ impl FramedChannel {
         self.codec.set_max_frame_len(n);
     }
 
-    /// The fd to poll for reading; `None` for the test channel.
+    /// The fd to poll for reading; `None` for the test channel, for a
+    /// [`Channel::from_io`] stream, and after [`close`](FramedChannel::close)
+    /// or [`abort`](FramedChannel::abort), which release it.
     pub fn fd(&self) -> Option<RawFd> {
         self.channel.fd()
     }
@@ -118,20 +120,28 @@ impl FramedChannel {
         !self.closed && self.reader.has_more()
     }
 
-    /// Unwraps the channel.
+    /// Unwraps the channel, with no buffered input lost.
     ///
     /// Bytes already read from the channel but not yet returned as frames
-    /// live in this `FramedChannel`'s buffer, not in the channel: to keep
-    /// them, use [`into_parts`](FramedChannel::into_parts), which hands them
-    /// over too, or drain them first (`set_framing(Framing::Bytes)` and one
-    /// `try_read()`). `into_inner` is lossless exactly when
-    /// [`read_buffer`](FramedChannel::read_buffer) is empty. Frames queued
-    /// through the Sink and not flushed are dropped: flush first.
+    /// live in this `FramedChannel`'s buffer. When there are none, the
+    /// channel comes back as it is (a `Channel::Tcp` stays one). When there
+    /// are some, it comes back wrapped as a [`Channel::Io`] that reads
+    /// those bytes first and then reads on from the channel: nothing is lost,
+    /// but its kind is hidden and [`fd`](Channel::fd) is `None` — use
+    /// [`into_parts`](FramedChannel::into_parts) to get the channel and the
+    /// bytes apart. Frames queued through the Sink and not flushed are
+    /// dropped: flush first.
+    ///
+    /// After [`close`](FramedChannel::close) the channel's fds are released:
+    /// what comes back reads the end at once and fails every write (for a
+    /// child process, the [`ProcessChannel`](crate::ProcessChannel) with its
+    /// pipes closed, to wait on).
     ///
     /// # Examples
     ///
     /// ```
     /// use iochannels::{Channel, Framing};
+    /// use tokio::io::AsyncReadExt;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> iochannels::Result<()> {
@@ -139,15 +149,24 @@ impl FramedChannel {
     /// let mut framed = channel.framed(Framing::Lines);
     /// peer.put("line\npartial");
     /// assert_eq!(framed.read().await?.as_deref(), Some(&b"line\n"[..]));
-    /// framed.set_framing(Framing::Bytes);
-    /// assert_eq!(framed.try_read()?.as_deref(), Some(&b"partial"[..]));
-    /// assert!(framed.read_buffer().is_empty());
-    /// let _channel: Channel = framed.into_inner();
+    /// let mut channel = framed.into_inner();
+    /// peer.put(" and more");
+    /// peer.close();
+    /// let mut rest = String::new();
+    /// channel.read_to_string(&mut rest).await?;
+    /// assert_eq!(rest, "partial and more");
     /// # Ok(())
     /// # }
     /// ```
     pub fn into_inner(self) -> Channel {
-        self.channel
+        if self.reader.buf.is_empty() {
+            return self.channel;
+        }
+        Channel::Io(IoChannel::with_prefix(
+            self.reader.buf.freeze(),
+            self.channel,
+            self.endpoint,
+        ))
     }
 
     /// Unwraps the channel together with the bytes read from it and not yet

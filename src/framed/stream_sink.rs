@@ -61,6 +61,6 @@ impl Sink<Bytes> for FramedChannel {
 
     /// The same as [`FramedChannel::close`].
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        self.get_mut().poll_shutdown_for_close(cx)
+        self.get_mut().poll_close(cx)
     }
 }

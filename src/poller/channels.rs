@@ -4,25 +4,30 @@
 //!
 //! | state         | reads | writes sent | `write(id)` | leaves when |
 //! |---------------|-------|-------------|-------------|-------------|
-//! | `Open`        | yes (unless paused by flow control) | yes | accepted | EOF → `EofReported`; error → `Reported`; `close` → `Draining` |
-//! | `EofReported` | no    | yes         | accepted (the peer may still read) | its `Closed` is yielded → `Lingering` or freed |
-//! | `Draining`    | no    | yes, then shutdown | refused | flushed and shut (or deadline) → `Closed` queued → `Reported` |
-//! | `Reported`    | no    | no          | refused     | its `Closed` is yielded → freed |
-//! | `Lingering`   | no    | yes         | id unknown  | flushed, failed or deadline → freed |
+//! | `Open`        | yes (unless paused by flow control) | yes, until one fails | accepted (refused once a write failed) | EOF → `EofReported`; read error → `Reported`; `close` → `Draining` |
+//! | `EofReported` | no    | yes         | accepted (the peer may still read) | its `Closed` is yielded → `Lingering` (output left) or freed |
+//! | `Draining`    | no    | yes, then shutdown | refused | flushed and shut (or error, deadline) → `Closed` queued → `Reported` |
+//! | `Reported`    | no    | no          | refused     | its `Closed` is yielded → `Lingering` (a shut socket) or freed |
+//! | `Lingering`   | thrown away | yes, then shutdown | id unknown | flushed, shut and lingered, failed or deadline → freed |
 //!
 //! A slot's `Closed` event is queued while the slot still exists and the
 //! slot is only freed when that event is yielded: so a reply the user
-//! writes to a channel's last `Data` still goes out.
+//! writes to a channel's last `Data` still goes out. A failed write does
+//! not end an `Open` channel at once: its output is dropped and it is read
+//! to its end, so frames that had already arrived are still yielded, and
+//! its `Closed` carries the write error.
+//!
+//! Closing goes through the channel's own close steps (`framed/close.rs`:
+//! flush, shutdown, linger, release) under one clock, the close timeout
+//! started by `close`: `Lingering` keeps a socket until the peer's EOF or
+//! a quiet spell, so releasing it cannot reset replies still in flight.
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::time::Sleep;
 
 use super::ready::{ReadyQueue, SlotWaker};
 use super::slab::Slab;
@@ -43,6 +48,8 @@ pub(crate) struct Limits {
     pub(crate) max_queued: usize,
     /// How long a graceful close may take before it is aborted.
     pub(crate) close_timeout: Duration,
+    /// How long a closing socket waits for more input before release.
+    pub(crate) linger: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +75,9 @@ pub(crate) struct Entry {
     readable: bool,
     /// Ended by `close`, `abort` or `close_all` (kaa's `closed(expected)`).
     pub(crate) closed_locally: bool,
-    /// Running while `Draining` or `Lingering`.
-    deadline: Option<Pin<Box<Sleep>>>,
+    /// A write failed while `Open`: output is dropped, reading goes on to
+    /// the end, and the `Closed` carries this.
+    write_error: Option<Error>,
 }
 
 /// Every channel of a poller, by slot index.
@@ -117,7 +125,7 @@ impl Channels {
                 paused: false,
                 readable: true,
                 closed_locally: false,
-                deadline: None,
+                write_error: None,
             }
         });
         self.visible += 1;
@@ -159,7 +167,7 @@ impl Channels {
         limits: &Limits,
     ) -> crate::Result<()> {
         let entry = self.get_mut(id).ok_or(Error::Closed)?;
-        if !matches!(entry.state, State::Open | State::EofReported) {
+        if !matches!(entry.state, State::Open | State::EofReported) || entry.write_error.is_some() {
             return Err(Error::Closed);
         }
         entry.framed.check_writable()?;
@@ -183,7 +191,8 @@ impl Channels {
             State::Open => {
                 entry.state = State::Draining;
                 entry.closed_locally = true;
-                entry.deadline = Some(Box::pin(tokio::time::sleep(limits.close_timeout)));
+                entry.framed.set_linger(limits.linger);
+                entry.framed.start_close_clock(limits.close_timeout);
                 entry.notify.notify();
                 self.closing += 1;
                 Ok(())
@@ -202,7 +211,6 @@ impl Channels {
     ) -> crate::Result<()> {
         let entry = self.get_mut(id).ok_or(Error::Closed)?;
         entry.out = WriteQueue::default();
-        entry.deadline = None;
         let state = entry.state;
         entry.state = State::Reported;
         if state == State::Open || state == State::Draining {
@@ -226,9 +234,17 @@ impl Channels {
         let entry = self.get_mut(id)?;
         let closed_locally = entry.closed_locally;
         let unsent = !entry.out.is_empty() || entry.framed.write_buffer_len() > 0;
-        if entry.state == State::EofReported && unsent {
+        let framed = &entry.framed;
+        let linger = match entry.state {
+            State::EofReported => unsent,
+            // Shut down by `close`, fds not yet released: a socket lingers.
+            State::Reported => framed.is_closed() && !framed.is_released(),
+            _ => false,
+        };
+        if linger {
             entry.state = State::Lingering;
-            entry.deadline = Some(Box::pin(tokio::time::sleep(limits.close_timeout)));
+            entry.framed.set_linger(limits.linger);
+            entry.framed.start_close_clock(limits.close_timeout);
             entry.notify.notify();
             self.visible -= 1;
             self.closing += 1;
@@ -264,16 +280,19 @@ impl Channels {
         ended
     }
 
-    /// Frees every entry whose `Closed` is queued (after `close_all`
-    /// drained), returning how each ended.
-    pub(crate) fn free_reported(&mut self) -> Vec<(ChannelId, bool)> {
+    /// Ends every entry whose `Closed` is queued (after `close_all`
+    /// drained): each lingers or is freed as when its `Closed` is yielded.
+    /// Returns how each ended.
+    pub(crate) fn end_reported(&mut self, limits: &Limits) -> Vec<(ChannelId, bool)> {
         let mut ended = Vec::new();
         for index in self.slots.matching(|e| e.state == State::Reported) {
-            let Some((generation, entry)) = self.slots.at_mut(index) else {
+            let Some((generation, _)) = self.slots.at_mut(index) else {
                 continue;
             };
-            ended.push((ChannelId { index, generation }, entry.closed_locally));
-            self.free_slot(index);
+            let id = ChannelId { index, generation };
+            if let Some(local) = self.finalize(id, limits) {
+                ended.push((id, local));
+            }
         }
         ended
     }
@@ -294,36 +313,49 @@ impl Channels {
             state,
             paused,
             readable,
-            deadline,
+            write_error,
             ..
         } = entry;
         let mut cx = Context::from_waker(waker);
         let cx = &mut cx;
 
-        let deadline_passed = deadline
-            .as_mut()
-            .is_some_and(|d| d.as_mut().poll(cx).is_ready());
         let flushed = match *state {
             State::Reported => return,
             _ => poll_send(cx, framed, out),
         };
         match *state {
-            State::Open => match flushed {
-                Poll::Ready(Err(e)) => {
-                    events.push_back(Event::Closed { id, error: Some(e) });
+            State::Open => {
+                if let Poll::Ready(Err(e)) = flushed {
+                    // The peer is gone for writing; what it sent before may
+                    // still be here: read it all, then report the failure.
+                    write_error.get_or_insert(e);
+                    *out = WriteQueue::default();
+                    *paused = false;
+                }
+                if *paused && out.len() <= limits.low_water {
+                    *paused = false;
+                } else if out.len() >= limits.high_water {
+                    *paused = true;
+                }
+                if !*paused && *readable {
+                    read_frames(
+                        cx,
+                        id,
+                        framed,
+                        state,
+                        readable,
+                        write_error,
+                        events,
+                        limits,
+                        notify,
+                    );
+                } else if !*readable && write_error.is_some() {
+                    // Nothing to read and nothing can be written: it is over.
+                    let error = write_error.take();
+                    events.push_back(Event::Closed { id, error });
                     *state = State::Reported;
                 }
-                _ => {
-                    if *paused && out.len() <= limits.low_water {
-                        *paused = false;
-                    } else if out.len() >= limits.high_water {
-                        *paused = true;
-                    }
-                    if !*paused && *readable {
-                        read_frames(cx, id, framed, state, readable, events, limits, notify);
-                    }
-                }
-            },
+            }
             // A write error after the end was reported has no one to tell:
             // the queue is dropped with the slot when its `Closed` is yielded.
             State::EofReported => {}
@@ -337,20 +369,26 @@ impl Channels {
                     Poll::Pending => None,
                 };
                 let done = done.or_else(|| {
-                    deadline_passed.then(|| Some(close_timed_out(limits.close_timeout, out.len())))
+                    framed
+                        .close_clock_fired(cx)
+                        .then(|| Some(framed.close_timed_out(out.len())))
                 });
                 if let Some(error) = done {
+                    if error.is_some() {
+                        // Failed or out of time: no lingering, the fds go now.
+                        framed.abort();
+                    }
                     events.push_back(Event::Closed { id, error });
                     *state = State::Reported;
-                    *deadline = None;
                     self.closing -= 1;
                 }
             }
             State::Lingering => {
                 let finished = match flushed {
-                    Poll::Ready(Ok(())) => framed.poll_shutdown_for_close(cx).is_ready(),
+                    // Shut down (if not yet), linger, release: the channel's own steps.
+                    Poll::Ready(Ok(())) => framed.poll_close(cx).is_ready(),
                     Poll::Ready(Err(_)) => true,
-                    Poll::Pending => deadline_passed,
+                    Poll::Pending => framed.close_clock_fired(cx),
                 };
                 if finished {
                     self.free_slot(index);
@@ -384,6 +422,7 @@ fn read_frames(
     framed: &mut FramedChannel,
     state: &mut State,
     readable: &mut bool,
+    write_error: &mut Option<Error>,
     events: &mut VecDeque<Event>,
     limits: &Limits,
     notify: &SlotWaker,
@@ -393,7 +432,8 @@ fn read_frames(
             Poll::Pending => return,
             Poll::Ready(Ok(Some(data))) => events.push_back(Event::Data { id, data }),
             Poll::Ready(Ok(None)) => {
-                events.push_back(Event::Closed { id, error: None });
+                let error = write_error.take();
+                events.push_back(Event::Closed { id, error });
                 *state = State::EofReported;
                 return;
             }
@@ -411,11 +451,4 @@ fn read_frames(
     }
     // Budget spent with frames maybe left: the others go first, then us again.
     notify.notify();
-}
-
-fn close_timed_out(timeout: Duration, unsent: usize) -> Error {
-    Error::Io(std::io::Error::new(
-        std::io::ErrorKind::TimedOut,
-        format!("graceful close gave up after {timeout:?} with {unsent} bytes unsent: the peer is not reading"),
-    ))
 }

@@ -101,6 +101,18 @@ impl Poller {
         let ended = self.channels.close_every(&self.limits);
         self.ended_early.extend(ended);
         self.datagrams.close_every(&self.limits);
+        self.closing_done().await;
+        // Those that drained and shut down now linger (sockets) or go.
+        let ended = self.channels.end_reported(&self.limits);
+        self.ended_early.extend(ended);
+        self.datagrams.free_reported();
+        self.closing_done().await;
+        self.events.retain(|e| matches!(e, Event::Closed { .. }));
+        self.ended = true;
+    }
+
+    /// Turns until no channel is closing (draining or lingering).
+    async fn closing_done(&mut self) {
         std::future::poll_fn(|cx| {
             self.queue.register(cx.waker());
             for _ in 0..CLOSING_TURNS {
@@ -118,10 +130,5 @@ impl Poller {
             Poll::Pending
         })
         .await;
-        let ended = self.channels.free_reported();
-        self.ended_early.extend(ended);
-        self.datagrams.free_reported();
-        self.events.retain(|e| matches!(e, Event::Closed { .. }));
-        self.ended = true;
     }
 }

@@ -179,6 +179,7 @@ impl Poller {
                 low_water: 64 * 1024,
                 max_queued: 8 * 1024 * 1024,
                 close_timeout: Duration::from_secs(10),
+                linger: crate::framed::LINGER_IDLE,
             },
             ended: false,
             ended_early: HashMap::new(),

@@ -48,6 +48,18 @@ impl Poller {
         self.limits.close_timeout = timeout;
     }
 
+    /// Sets how long a closed TCP or Unix socket waits for more input
+    /// before its fd is released (default 2 s): until then its input is
+    /// read and thrown away, so that releasing it does not make the kernel
+    /// reset the connection and lose the replies still in flight to the
+    /// peer (see [`FramedChannel::close`](crate::FramedChannel::close)). The
+    /// peer's EOF ends the wait at once; the close timeout bounds it. The
+    /// `Closed` event does not wait for it. Applies to every channel the
+    /// poller closes from now on, whatever its own setting.
+    pub fn set_linger(&mut self, linger: Duration) {
+        self.limits.linger = linger;
+    }
+
     /// Bytes queued by [`write`](Poller::write) for `id` and not yet sent;
     /// `None` if `id` is not registered.
     pub fn queued(&mut self, id: ChannelId) -> Option<usize> {
