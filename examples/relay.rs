@@ -1,15 +1,19 @@
 //! A tiny socat: joins this process's stdin/stdout to a TCP address, a Unix
-//! socket or a child process, both ways, until both directions have ended.
+//! socket or a child process, both ways at once, until both directions have
+//! ended.
 //!
-//! Shows `Channel::stdio`, the three kinds of other end, `FramedChannel` with
-//! `Framing::Bytes`, and a half-close: when stdin ends, the other end gets EOF
-//! (`shutdown_write`) and its answer still comes back.
+//! Shows `Channel::stdio`, the three kinds of other end, and a relay with
+//! half-close: each `Channel` is `AsyncRead + AsyncWrite`, split into halves
+//! so both directions run concurrently. When stdin ends, the other end gets
+//! EOF (its write side is shut down) and its answer still comes back; when
+//! the other end's output ends, our stdout is shut down.
 //!
 //! Run with: cargo run --example relay -- exec tr a-z A-Z
 //!       or: cargo run --example relay -- tcp 127.0.0.1:7878
 //!       or: cargo run --example relay -- unix /tmp/chat.sock
 
-use iochannels::{Channel, FramedChannel, Framing};
+use iochannels::Channel;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 const USAGE: &str = "usage: relay (tcp HOST:PORT | unix PATH | exec PROGRAM [ARGS...])";
 
@@ -37,32 +41,42 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
         _ => return Err(USAGE.into()),
     };
-    let stdio = Channel::stdio()?.framed(Framing::Bytes);
-    relay(stdio, other.framed(Framing::Bytes)).await?;
+    let name = other.describe();
+    let (stdin, stdout) = tokio::io::split(Channel::stdio()?);
+    let (other_in, other_out) = tokio::io::split(other);
+    // Both directions at once: awaiting one write while the other direction
+    // waits would deadlock with any peer that answers as it reads (`cat`).
+    // The first error ends the relay.
+    tokio::try_join!(
+        pass(stdin, "stdin", other_out, &name),
+        pass(other_in, &name, stdout, "stdout"),
+    )?;
     Ok(())
 }
 
-/// Copies each side's input to the other side's output; when one input ends,
-/// sends EOF on the other output, and returns once both inputs have ended.
-async fn relay(mut local: FramedChannel, mut remote: FramedChannel) -> iochannels::Result<()> {
-    let (mut local_open, mut remote_open) = (true, true);
-    while local_open || remote_open {
-        tokio::select! {
-            frame = local.read(), if local_open => match frame? {
-                Some(data) => remote.write(&data).await?,
-                None => {
-                    local_open = false;
-                    remote.shutdown_write().await?;
-                }
-            },
-            frame = remote.read(), if remote_open => match frame? {
-                Some(data) => local.write(&data).await?,
-                None => {
-                    remote_open = false;
-                    local.shutdown_write().await?;
-                }
-            },
+/// Copies `from` to `to` until `from` ends, then shuts `to` down so that
+/// whoever reads it sees the end too. Errors name the side that failed.
+async fn pass(
+    mut from: impl AsyncRead + Unpin,
+    from_name: &str,
+    mut to: impl AsyncWrite + Unpin,
+    to_name: &str,
+) -> Result<(), String> {
+    // 64 KiB: a whole pipe buffer per read (tokio::io::copy reads 8 KiB).
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = from
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("reading {from_name}: {e}"))?;
+        if n == 0 {
+            break;
         }
+        to.write_all(&buf[..n])
+            .await
+            .map_err(|e| format!("writing to {to_name}: {e}"))?;
     }
-    Ok(())
+    to.shutdown()
+        .await
+        .map_err(|e| format!("closing {to_name}: {e}"))
 }

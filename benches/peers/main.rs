@@ -9,6 +9,7 @@ mod lines;
 mod memory;
 mod poller;
 mod queue;
+mod relay;
 mod write_file;
 
 fn main() {
@@ -29,4 +30,5 @@ fn main() {
     poller::run(&h);
     memory::run(&h);
     write_file::run(&h);
+    relay::run(&h);
 }
