@@ -254,3 +254,34 @@ async fn close_of_a_process_channel_keeps_the_child_to_wait_on() -> iochannels::
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn writes_queued_while_connecting_flushes_its_queue_are_not_lost() {
+    use futures::FutureExt;
+    let (channel, mut peer) = Channel::test();
+    let mut connecting = Connecting::new(async move { Ok(channel) }, Framing::Bytes);
+    // More than the test channel's 64 KiB: the flush cannot finish at once.
+    connecting.queue(vec![b'a'; 200_000]).expect("queue");
+    assert!(
+        (&mut connecting).now_or_never().is_none(),
+        "the flush should be pending"
+    );
+    connecting.queue(b"TAIL").expect("queue while flushing");
+    assert!(connecting.queued_len() > 4, "the tail waits with the rest");
+    let mut got = Vec::new();
+    let framed = within(async {
+        loop {
+            got.extend_from_slice(&peer.get());
+            if let Some(done) = (&mut connecting).now_or_never() {
+                break done;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("connected");
+    drop(framed);
+    got.extend_from_slice(&peer.get());
+    assert_eq!(got.len(), 200_004);
+    assert!(got.ends_with(b"TAIL"));
+}

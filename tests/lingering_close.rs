@@ -9,8 +9,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use futures::StreamExt;
-use iochannels::{Channel, Event, Framing, Poller};
+use iochannels::{serve, Channel, Conn, Event, Framing, Handler, PeerAddr, Poller};
 use support::within;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
@@ -247,4 +248,32 @@ async fn linger_is_bounded_by_the_close_timeout_against_a_flooding_peer() {
     within(flood)
         .await
         .expect("flooder ends once the socket is gone");
+}
+
+/// A callback-server handler that answers the request with the reply and closes.
+struct ReplyThenClose;
+
+impl Handler for ReplyThenClose {
+    async fn on_read(&mut self, conn: &mut Conn<'_>, line: Bytes) {
+        assert_eq!(&line[..], b"GET reply\n");
+        conn.write(vec![b'r'; REPLY]).expect("queue the reply");
+        conn.close();
+    }
+}
+
+#[tokio::test]
+async fn handler_server_close_after_a_large_reply_loses_nothing() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = serve(listener, Framing::Lines, |_: &PeerAddr| ReplyThenClose);
+    let handle = server.handle();
+    let running = tokio::spawn(server.run());
+    let client = TcpStream::connect(addr).await.expect("connect");
+    let got = within(slow_client(client)).await;
+    handle.shutdown();
+    within(running).await.expect("server task");
+    assert_eq!(
+        got.map_err(|(n, e)| format!("{e} after {n} bytes")),
+        Ok(REPLY)
+    );
 }

@@ -73,6 +73,10 @@ impl Connecting {
     /// nothing is queued then.
     pub fn queue(&mut self, data: impl AsRef<[u8]>) -> Result<()> {
         let data = data.as_ref();
+        if let Some(framed) = self.flushing.as_mut() {
+            // Connected and flushing: the queue already moved into the channel.
+            return framed.queue(data);
+        }
         if self.queued.len() + data.len() > self.limit {
             return Err(Error::QueueFull { limit: self.limit });
         }
@@ -83,11 +87,17 @@ impl Connecting {
     /// Sets the queue limit, in bytes.
     pub fn set_queue_limit(&mut self, limit: usize) {
         self.limit = limit;
+        if let Some(framed) = self.flushing.as_mut() {
+            framed.set_queue_limit(limit);
+        }
     }
 
-    /// Bytes queued so far (kaa's `write_queue_used`).
+    /// Bytes queued and not yet written (kaa's `write_queue_used`).
     pub fn queued_len(&self) -> usize {
-        self.queued.len()
+        match &self.flushing {
+            Some(framed) => framed.write_buffer_len(),
+            None => self.queued.len(),
+        }
     }
 }
 
@@ -107,6 +117,7 @@ impl Future for Connecting {
             this.connect = None;
             let framing = this.framing.take().unwrap_or(Framing::Bytes);
             let mut framed = channel.framed(framing);
+            framed.set_queue_limit(this.limit);
             framed.queue_unsent(&this.queued);
             this.queued = BytesMut::new();
             this.flushing = Some(framed);
