@@ -5,10 +5,26 @@
 //! stdin/stdout), `test.rs` (in-memory), `stream.rs` (any stream, and what a
 //! closed framed channel keeps). TCP and Unix streams are tokio's own
 //! types, used as they are; `connect.rs` connects them, `nonblock.rs` keeps
-//! O_NONBLOCK on shared descriptions. This file only dispatches; it holds no
-//! I/O logic.
+//! O_NONBLOCK on shared descriptions, `dispatch.rs` passes `AsyncRead` /
+//! `AsyncWrite` and `From` on to the kinds. This file holds the
+//! constructors and no I/O logic.
+
+/// Runs `$body` with `$c` bound to the inner value of whichever variant `$self` is.
+macro_rules! each_kind {
+    ($self:expr, $c:ident => $body:expr) => {
+        match $self {
+            Channel::Pipe($c) => $body,
+            Channel::Tcp($c) => $body,
+            Channel::Unix($c) => $body,
+            Channel::Process($c) => $body,
+            Channel::Test($c) => $body,
+            Channel::Io($c) => $body,
+        }
+    };
+}
 
 mod connect;
+mod dispatch;
 pub(crate) mod nonblock;
 mod pipe;
 mod process;
@@ -18,10 +34,8 @@ mod test;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::process::Command;
 
@@ -81,20 +95,6 @@ pub enum Channel {
     Test(TestChannel),
     /// Any `AsyncRead + AsyncWrite` stream (a TLS stream, a duplex, ...).
     Io(IoChannel),
-}
-
-/// Runs `$body` with `$c` bound to the inner value of whichever variant `$self` is.
-macro_rules! each_kind {
-    ($self:expr, $c:ident => $body:expr) => {
-        match $self {
-            Channel::Pipe($c) => $body,
-            Channel::Tcp($c) => $body,
-            Channel::Unix($c) => $body,
-            Channel::Process($c) => $body,
-            Channel::Test($c) => $body,
-            Channel::Io($c) => $body,
-        }
-    };
 }
 
 impl Channel {
@@ -351,85 +351,5 @@ impl Channel {
             Channel::Test(_) => "test channel".to_owned(),
             Channel::Io(c) => c.name().to_owned(),
         }
-    }
-}
-
-impl From<TcpStream> for Channel {
-    fn from(stream: TcpStream) -> Channel {
-        Channel::Tcp(stream)
-    }
-}
-
-impl From<UnixStream> for Channel {
-    fn from(stream: UnixStream) -> Channel {
-        Channel::Unix(stream)
-    }
-}
-
-impl From<PipeChannel> for Channel {
-    fn from(channel: PipeChannel) -> Channel {
-        Channel::Pipe(channel)
-    }
-}
-
-impl From<ProcessChannel> for Channel {
-    fn from(channel: ProcessChannel) -> Channel {
-        Channel::Process(channel)
-    }
-}
-
-impl From<IoChannel> for Channel {
-    fn from(channel: IoChannel) -> Channel {
-        Channel::Io(channel)
-    }
-}
-
-impl From<TestChannel> for Channel {
-    fn from(channel: TestChannel) -> Channel {
-        Channel::Test(channel)
-    }
-}
-
-impl AsyncRead for Channel {
-    #[inline]
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        each_kind!(self.get_mut(), c => Pin::new(c).poll_read(cx, buf))
-    }
-}
-
-impl AsyncWrite for Channel {
-    #[inline]
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        each_kind!(self.get_mut(), c => Pin::new(c).poll_write(cx, data))
-    }
-
-    #[inline]
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        each_kind!(self.get_mut(), c => Pin::new(c).poll_write_vectored(cx, bufs))
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        each_kind!(self, c => c.is_write_vectored())
-    }
-
-    #[inline]
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each_kind!(self.get_mut(), c => Pin::new(c).poll_flush(cx))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each_kind!(self.get_mut(), c => Pin::new(c).poll_shutdown(cx))
     }
 }

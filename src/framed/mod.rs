@@ -1,12 +1,14 @@
 //! [`FramedChannel`]: what the seeds call a channel — frames in, bytes out —
 //! over any [`Channel`]. Its public face and reading/writing live here;
-//! `parts.rs` has the accessors and unwrapping, `close.rs` the endings,
+//! `parts.rs` has the accessors and unwrapping, `close.rs` the endings
+//! (`linger.rs` the last steps of a graceful close),
 //! `stream_sink.rs` the `Stream`/`Sink` impls, `connecting.rs` writes queued
 //! before a connection exists, `write_file.rs` sendfile; the machinery is
 //! in `reader.rs` (read buffer, decode loop) and `writer.rs` (write buffer).
 
 mod close;
 mod connecting;
+mod linger;
 mod parts;
 mod reader;
 mod stream_sink;
@@ -22,8 +24,9 @@ use bytes::Bytes;
 
 use tokio::io::AsyncWrite;
 
-pub(crate) use self::close::LINGER_IDLE;
-use self::close::{CloseClock, Ending, DEFAULT_CLOSE_TIMEOUT};
+use self::close::{Ending, DEFAULT_CLOSE_TIMEOUT};
+use self::linger::CloseClock;
+pub(crate) use self::linger::LINGER_IDLE;
 use self::reader::Reader;
 use self::writer::Writer;
 

@@ -3,13 +3,15 @@
 //!
 //! Files: `event.rs` (what it yields), `ready.rs` (per-channel wakers and the
 //! ready queue), `slab.rs` (generational storage behind every id),
-//! `channels.rs` (stream channels and one channel's turn), `datagrams.rs`
+//! `channels.rs` (stream channels: their life and registry),
+//! `channel_turn.rs` (what one turn of one channel does), `datagrams.rs`
 //! (datagram channels), `server.rs` and `unix_listener.rs` (listeners,
 //! accepting with back-off), `write_queue.rs` (queued output),
 //! `closing.rs` (close, abort, close_all), `settings.rs` (limits). This file
 //! is the public face: registering, writing, the batch `poll`, and the turn
 //! loop behind the `Stream`.
 
+mod channel_turn;
 mod channels;
 mod closing;
 mod datagrams;
