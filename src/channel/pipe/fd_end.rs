@@ -1,0 +1,201 @@
+//! [`FdEnd`]: one fd of a [`PipeChannel`](super::PipeChannel) with the
+//! backend its type calls for (the table in `pipe.rs`), and the private
+//! reopen that gives it a description of its own.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use rustix::fs::{FileType, Mode, OFlags};
+use rustix::io::Errno;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::unix::pipe;
+
+use crate::channel::nonblock::NonBlocking;
+use crate::error::{io_at, MissingSide};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Direction {
+    Read,
+    Write,
+}
+
+/// One fd of a [`PipeChannel`](super::PipeChannel), with the backend its type calls for.
+pub(super) struct FdEnd {
+    backend: Backend,
+    /// Held when we set O_NONBLOCK on a shared description: undone on drop.
+    restore: Option<NonBlocking>,
+}
+
+enum Backend {
+    /// Readiness from epoll via tokio's reactor; the fd is non-blocking.
+    /// tokio's pipe types do plain `read(2)`/`write(2)` on any pollable fd.
+    Reader(pipe::Receiver),
+    Writer(pipe::Sender),
+    /// Plain blocking calls; for fds epoll refuses (regular files, /dev/null).
+    Direct(OwnedFd),
+}
+
+impl FdEnd {
+    pub(super) fn new(fd: OwnedFd, dir: Direction) -> io::Result<FdEnd> {
+        let raw = fd.as_raw_fd();
+        let stat =
+            rustix::fs::fstat(&fd).map_err(|e| io_at(format!("fstat fd {raw}"), e.into()))?;
+        let file_type = FileType::from_raw_mode(stat.st_mode);
+        if matches!(
+            file_type,
+            FileType::RegularFile | FileType::Directory | FileType::BlockDevice
+        ) {
+            return Ok(FdEnd::direct(fd));
+        }
+        // A private description when the fd can be reopened (pipes, FIFOs,
+        // ttys); otherwise a duplicate sharing the original description,
+        // with its flags saved. Either way `fd` itself stays untouched until
+        // registration has worked, so it can still fall back to `Direct`.
+        let reopenable = matches!(file_type, FileType::Fifo | FileType::CharacterDevice);
+        let (candidate, restore) = match reopenable.then(|| reopen_nonblocking(&fd, dir)).flatten()
+        {
+            Some(private) => (private, None),
+            None => {
+                let copy = fd
+                    .try_clone()
+                    .map_err(|e| io_at(format!("dup fd {raw}"), e))?;
+                let nonblocking = NonBlocking::set(copy.as_fd())?;
+                (copy, Some(nonblocking))
+            }
+        };
+        let registered = match dir {
+            Direction::Read => {
+                pipe::Receiver::from_owned_fd_unchecked(candidate).map(Backend::Reader)
+            }
+            Direction::Write => {
+                pipe::Sender::from_owned_fd_unchecked(candidate).map(Backend::Writer)
+            }
+        };
+        match registered {
+            Ok(backend) => Ok(FdEnd { backend, restore }),
+            Err(err) => {
+                if let Some(nonblocking) = restore {
+                    // `fd` shares the duplicate's description: this undoes O_NONBLOCK.
+                    nonblocking.restore(fd.as_fd())?;
+                }
+                if err.raw_os_error() == Some(Errno::PERM.raw_os_error()) {
+                    // epoll refuses it (e.g. /dev/null): it never blocks either.
+                    Ok(FdEnd::direct(fd))
+                } else {
+                    Err(io_at(format!("registering fd {raw} with the runtime"), err))
+                }
+            }
+        }
+    }
+
+    fn direct(fd: OwnedFd) -> FdEnd {
+        FdEnd {
+            backend: Backend::Direct(fd),
+            restore: None,
+        }
+    }
+
+    pub(super) fn fd(&self) -> BorrowedFd<'_> {
+        match &self.backend {
+            Backend::Reader(r) => r.as_fd(),
+            Backend::Writer(w) => w.as_fd(),
+            Backend::Direct(fd) => fd.as_fd(),
+        }
+    }
+
+    /// The sink as tokio's pipe `Sender`, when it is polled.
+    pub(super) fn polled_sender(&self) -> Option<&pipe::Sender> {
+        match &self.backend {
+            Backend::Writer(sender) => Some(sender),
+            _ => None,
+        }
+    }
+
+    pub(super) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match &mut self.backend {
+            Backend::Reader(r) => Pin::new(r).poll_read(cx, buf),
+            Backend::Direct(fd) => {
+                let n = retry_eintr(|| rustix::io::read(&*fd, buf.initialize_unfilled()))?;
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            Backend::Writer(_) => Poll::Ready(Err(MissingSide::Read.into_io())),
+        }
+    }
+
+    pub(super) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.backend {
+            Backend::Writer(w) => Pin::new(w).poll_write(cx, data),
+            Backend::Direct(fd) => Poll::Ready(retry_eintr(|| rustix::io::write(&*fd, data))),
+            Backend::Reader(_) => Poll::Ready(Err(MissingSide::Write.into_io())),
+        }
+    }
+}
+
+impl Drop for FdEnd {
+    fn drop(&mut self) {
+        if let Some(nonblocking) = self.restore.take() {
+            // Best effort: the fd is going away; a failure here has no one to report to.
+            let _ = nonblocking.restore(self.fd());
+        }
+    }
+}
+
+impl fmt::Debug for FdEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.backend {
+            Backend::Reader(_) | Backend::Writer(_) if self.restore.is_some() => {
+                "polled, shared description"
+            }
+            Backend::Reader(_) | Backend::Writer(_) => "polled, private description",
+            Backend::Direct(_) => "direct (blocking calls)",
+        };
+        f.debug_struct("FdEnd")
+            .field("fd", &self.fd().as_raw_fd())
+            .field("backend", &kind)
+            .finish()
+    }
+}
+
+/// Opens `/proc/self/fd/N` non-blocking: a new open file description for the
+/// same pipe or tty, whose flags nobody else sees. `None` where that fails
+/// (no /proc, a FIFO with no reader yet, permissions): the caller falls back.
+fn reopen_nonblocking(fd: &OwnedFd, dir: Direction) -> Option<OwnedFd> {
+    let access = match dir {
+        Direction::Read => OFlags::RDONLY,
+        Direction::Write => OFlags::WRONLY,
+    };
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let private = rustix::fs::open(
+        path.as_str(),
+        access | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .ok()?;
+    // Only keep it if it is the same object (a tty path could name another device).
+    let (a, b) = (
+        rustix::fs::fstat(fd).ok()?,
+        rustix::fs::fstat(&private).ok()?,
+    );
+    (a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_rdev == b.st_rdev).then_some(private)
+}
+
+fn retry_eintr<T>(mut op: impl FnMut() -> rustix::io::Result<T>) -> io::Result<T> {
+    loop {
+        match op() {
+            Err(Errno::INTR) => continue,
+            other => return other.map_err(io::Error::from),
+        }
+    }
+}
