@@ -6,8 +6,8 @@
 //!
 //! | fd is                               | backend  | how it reads and writes                 |
 //! |-------------------------------------|----------|-----------------------------------------|
-//! | pipe, FIFO, tty (reopenable)        | `Polled` | a private non-blocking open file description, on tokio's reactor |
-//! | socket, or not reopenable           | `Polled` | O_NONBLOCK set on the shared description, restored on drop |
+//! | anonymous pipe, tty, named FIFO's write end (reopenable) | `Polled` | a private non-blocking open file description, on tokio's reactor |
+//! | named FIFO's read end, socket, or not reopenable | `Polled` | O_NONBLOCK set on the shared description, restored on drop |
 //! | regular file, `/dev/null`, anything epoll refuses | `Direct` | plain blocking `read`/`write`: they never wait for a peer |
 //!
 //! Why reopen: O_NONBLOCK lives on the open file description, which an
@@ -15,6 +15,12 @@
 //! (pitfall 19). Opening `/proc/self/fd/N` gives a description of our own, so
 //! nothing leaks even while the channel lives; where that is impossible the
 //! original flags are restored when the channel is dropped or shut down.
+//!
+//! Why not a named FIFO's read end: Linux opens a FIFO's read end
+//! non-blocking while no writer is open so that it reports no hangup
+//! until a writer comes. Reopened after the last writer left, it would
+//! never report EOF, and tokio, woken by edges only, would wait for ever.
+//! The description the user opened reports hangups as they expect.
 //!
 //! Nothing here uses `tokio::io::stdin`, whose blocking thread cannot be
 //! cancelled (pitfall 20).
@@ -44,7 +50,9 @@ use crate::error::MissingSide;
 /// The channel owns its fds and closes them when dropped. It never leaves
 /// O_NONBLOCK behind on a description it shares with other processes: it
 /// reads and writes a private reopened description where it can, and
-/// otherwise restores the fd's original flags on drop.
+/// otherwise restores the fd's original flags on drop. A named FIFO's read
+/// end is never reopened: a private description opened after the last
+/// writer left would never see EOF.
 ///
 /// Regular files and other fds that epoll refuses are read and written with
 /// plain blocking calls on the calling thread: such calls never wait for a

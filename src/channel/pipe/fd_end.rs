@@ -1,6 +1,6 @@
 //! [`FdEnd`]: one fd of a [`PipeChannel`](super::PipeChannel) with the
 //! backend its type calls for (the table in `pipe.rs`), and the private
-//! reopen that gives it a description of its own.
+//! reopen and the named-FIFO check that decide which description it uses.
 
 use std::fmt;
 use std::io;
@@ -21,6 +21,10 @@ pub(super) enum Direction {
     Read,
     Write,
 }
+
+/// `f_type` of pipefs, where anonymous pipes live; a named FIFO lives on
+/// the file system that holds its name.
+const PIPEFS_MAGIC: i128 = 0x5049_5045;
 
 /// One fd of a [`PipeChannel`](super::PipeChannel), with the backend its type calls for.
 pub(super) struct FdEnd {
@@ -50,11 +54,20 @@ impl FdEnd {
         ) {
             return Ok(FdEnd::direct(fd));
         }
-        // A private description when the fd can be reopened (pipes, FIFOs,
-        // ttys); otherwise a duplicate sharing the original description,
-        // with its flags saved. Either way `fd` itself stays untouched until
+        // A private description when the fd can be reopened (pipes, ttys,
+        // a FIFO's write end); otherwise a duplicate sharing the original
+        // description. Either way `fd` itself stays untouched until
         // registration has worked, so it can still fall back to `Direct`.
-        let reopenable = matches!(file_type, FileType::Fifo | FileType::CharacterDevice);
+        let reopenable = match file_type {
+            FileType::CharacterDevice => true,
+            // A named FIFO's read end opened non-blocking while no writer is
+            // open does not report EPOLLHUP until a new writer comes (Linux
+            // fifo_open): reopened after the last writer left, it would
+            // never see EOF. The given description reports hangups as its
+            // opener expects.
+            FileType::Fifo => dir == Direction::Write || is_anonymous_pipe(&fd),
+            _ => false,
+        };
         let (candidate, restore) = match reopenable.then(|| reopen_nonblocking(&fd, dir)).flatten()
         {
             Some(private) => (private, None),
@@ -166,6 +179,13 @@ impl fmt::Debug for FdEnd {
             .field("backend", &kind)
             .finish()
     }
+}
+
+/// Whether `fd` is an anonymous pipe (on pipefs) rather than a named FIFO.
+/// Unknown counts as named: the shared description is the one that is
+/// always correct, the private one only avoids leaking O_NONBLOCK.
+fn is_anonymous_pipe(fd: &OwnedFd) -> bool {
+    rustix::fs::fstatfs(fd).is_ok_and(|fs| i128::from(fs.f_type) == PIPEFS_MAGIC)
 }
 
 /// Opens `/proc/self/fd/N` non-blocking: a new open file description for the
