@@ -8,7 +8,7 @@
 //! |-------------------------------------|----------|-----------------------------------------|
 //! | anonymous pipe, tty, named FIFO's write end (reopenable) | `Polled` | a private non-blocking open file description, on tokio's reactor |
 //! | named FIFO's read end, socket, or not reopenable | `Polled` | O_NONBLOCK set on the shared description, restored on drop |
-//! | regular file, `/dev/null`, anything epoll refuses | `Direct` | plain blocking `read`/`write`: they never wait for a peer |
+//! | regular file, `/dev/null`, anything epoll refuses | `Direct` | plain blocking `read`/`write`, each spending a unit of tokio's cooperative budget |
 //!
 //! Why reopen: O_NONBLOCK lives on the open file description, which an
 //! inherited stdin/stdout shares with the shell and the rest of a pipeline
@@ -21,6 +21,9 @@
 //! until a writer comes. Reopened after the last writer left, it would
 //! never report EOF, and tokio, woken by edges only, would wait for ever.
 //! The description the user opened reports hangups as they expect.
+//!
+//! Why the budget: a `Direct` call never returns `Pending`, so without it a
+//! long file would hold a current_thread runtime until its end.
 //!
 //! Nothing here uses `tokio::io::stdin`, whose blocking thread cannot be
 //! cancelled (pitfall 20).
@@ -56,7 +59,8 @@ use crate::error::MissingSide;
 ///
 /// Regular files and other fds that epoll refuses are read and written with
 /// plain blocking calls on the calling thread: such calls never wait for a
-/// peer, only for the disk.
+/// peer, only for the disk. Each spends a unit of tokio's cooperative
+/// budget, so a long file still lets other tasks run.
 ///
 /// # Examples
 ///

@@ -6,7 +6,7 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
@@ -135,8 +135,13 @@ impl FdEnd {
         match &mut self.backend {
             Backend::Reader(r) => Pin::new(r).poll_read(cx, buf),
             Backend::Direct(fd) => {
-                let n = retry_eintr(|| rustix::io::read(&*fd, buf.initialize_unfilled()))?;
-                buf.advance(n);
+                // A blocking call is never `Pending`: without spending
+                // tokio's budget, a long file would hold the thread from
+                // every other task until its end.
+                let coop = ready!(tokio::task::coop::poll_proceed(cx));
+                let read = retry_eintr(|| rustix::io::read(&*fd, buf.initialize_unfilled()));
+                coop.made_progress();
+                buf.advance(read?);
                 Poll::Ready(Ok(()))
             }
             Backend::Writer(_) => Poll::Ready(Err(MissingSide::Read.into_io())),
@@ -150,7 +155,13 @@ impl FdEnd {
     ) -> Poll<io::Result<usize>> {
         match &mut self.backend {
             Backend::Writer(w) => Pin::new(w).poll_write(cx, data),
-            Backend::Direct(fd) => Poll::Ready(retry_eintr(|| rustix::io::write(&*fd, data))),
+            Backend::Direct(fd) => {
+                // As for reads: spend the budget, or a run of writes starves the thread.
+                let coop = ready!(tokio::task::coop::poll_proceed(cx));
+                let written = retry_eintr(|| rustix::io::write(&*fd, data));
+                coop.made_progress();
+                Poll::Ready(written)
+            }
             Backend::Reader(_) => Poll::Ready(Err(MissingSide::Write.into_io())),
         }
     }
