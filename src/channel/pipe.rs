@@ -7,7 +7,7 @@
 //! | fd is                               | backend  | how it reads and writes                 |
 //! |-------------------------------------|----------|-----------------------------------------|
 //! | anonymous pipe, tty, named FIFO's write end (reopenable) | `Polled` | a private non-blocking open file description, on tokio's reactor |
-//! | named FIFO's read end, socket, or not reopenable | `Polled` | O_NONBLOCK set on the shared description, restored on drop |
+//! | named FIFO's read end, socket, not reopenable, or given to [`PipeChannel::new_shared`] | `Polled` | O_NONBLOCK set on the shared description, restored on drop |
 //! | regular file, `/dev/null`, anything epoll refuses | `Direct` | plain blocking `read`/`write`, each spending a unit of tokio's cooperative budget |
 //!
 //! Why reopen: O_NONBLOCK lives on the open file description, which an
@@ -39,7 +39,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::unix::pipe;
 
-use self::fd_end::{Direction, FdEnd};
+use self::fd_end::{Description, Direction, FdEnd};
 use crate::error::MissingSide;
 
 /// A channel over a pair of file descriptors: `faucet` to read from, `sink`
@@ -110,6 +110,59 @@ impl PipeChannel {
     /// # }
     /// ```
     pub fn new(faucet: Option<OwnedFd>, sink: Option<OwnedFd>) -> crate::Result<PipeChannel> {
+        PipeChannel::with(faucet, sink, Description::Private)
+    }
+
+    /// Like [`new`](PipeChannel::new), but always reads and writes the open
+    /// file descriptions given, never private reopens of them.
+    ///
+    /// For when the description itself matters: flags you set on it, a
+    /// position or state another holder of it relies on, or no `/proc`. The
+    /// price is that O_NONBLOCK is set on each description while the
+    /// channel lives, where every other holder of it sees it; the channel
+    /// takes it off again when dropped (or, for the sink, shut down), and
+    /// leaves it on a description that already had it.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](PipeChannel::new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use iochannels::PipeChannel;
+    /// use rustix::fs::{fcntl_getfl, OFlags};
+    /// use tokio::io::AsyncReadExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (reader, mut writer) = std::io::pipe()?;
+    /// let watcher = reader.try_clone()?;
+    /// let mut channel = PipeChannel::new_shared(Some(reader.into()), None)?;
+    /// // The very description given: its holders see O_NONBLOCK meanwhile.
+    /// assert!(fcntl_getfl(&watcher)?.contains(OFlags::NONBLOCK));
+    /// writer.write_all(b"hello")?;
+    /// let mut got = [0u8; 5];
+    /// channel.read_exact(&mut got).await?;
+    /// assert_eq!(&got, b"hello");
+    /// drop(channel);
+    /// assert!(!fcntl_getfl(&watcher)?.contains(OFlags::NONBLOCK));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn new_shared(
+        faucet: Option<OwnedFd>,
+        sink: Option<OwnedFd>,
+    ) -> crate::Result<PipeChannel> {
+        PipeChannel::with(faucet, sink, Description::Given)
+    }
+
+    fn with(
+        faucet: Option<OwnedFd>,
+        sink: Option<OwnedFd>,
+        want: Description,
+    ) -> crate::Result<PipeChannel> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(
                 io::Error::other("a PipeChannel must be made inside a tokio runtime").into(),
@@ -117,10 +170,10 @@ impl PipeChannel {
         }
         Ok(PipeChannel {
             faucet: faucet
-                .map(|fd| FdEnd::new(fd, Direction::Read).map(Box::new))
+                .map(|fd| FdEnd::new(fd, Direction::Read, want).map(Box::new))
                 .transpose()?,
             sink: sink
-                .map(|fd| FdEnd::new(fd, Direction::Write).map(Box::new))
+                .map(|fd| FdEnd::new(fd, Direction::Write, want).map(Box::new))
                 .transpose()?,
             sink_shut: false,
         })

@@ -22,6 +22,15 @@ pub(super) enum Direction {
     Write,
 }
 
+/// Which open file description an [`FdEnd`] reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Description {
+    /// A private reopen where that is possible and safe, else the given one.
+    Private,
+    /// Always the one given ([`PipeChannel::new_shared`](super::PipeChannel::new_shared)).
+    Given,
+}
+
 /// `f_type` of pipefs, where anonymous pipes live; a named FIFO lives on
 /// the file system that holds its name.
 const PIPEFS_MAGIC: i128 = 0x5049_5045;
@@ -43,7 +52,7 @@ enum Backend {
 }
 
 impl FdEnd {
-    pub(super) fn new(fd: OwnedFd, dir: Direction) -> io::Result<FdEnd> {
+    pub(super) fn new(fd: OwnedFd, dir: Direction, want: Description) -> io::Result<FdEnd> {
         let raw = fd.as_raw_fd();
         let stat =
             rustix::fs::fstat(&fd).map_err(|e| io_at(format!("fstat fd {raw}"), e.into()))?;
@@ -58,16 +67,17 @@ impl FdEnd {
         // a FIFO's write end); otherwise a duplicate sharing the original
         // description. Either way `fd` itself stays untouched until
         // registration has worked, so it can still fall back to `Direct`.
-        let reopenable = match file_type {
-            FileType::CharacterDevice => true,
-            // A named FIFO's read end opened non-blocking while no writer is
-            // open does not report EPOLLHUP until a new writer comes (Linux
-            // fifo_open): reopened after the last writer left, it would
-            // never see EOF. The given description reports hangups as its
-            // opener expects.
-            FileType::Fifo => dir == Direction::Write || is_anonymous_pipe(&fd),
-            _ => false,
-        };
+        let reopenable = want == Description::Private
+            && match file_type {
+                FileType::CharacterDevice => true,
+                // A named FIFO's read end opened non-blocking while no
+                // writer is open does not report EPOLLHUP until a new
+                // writer comes (Linux fifo_open): reopened after the last
+                // writer left, it would never see EOF. The given
+                // description reports hangups as its opener expects.
+                FileType::Fifo => dir == Direction::Write || is_anonymous_pipe(&fd),
+                _ => false,
+            };
         let (candidate, restore) = match reopenable.then(|| reopen_nonblocking(&fd, dir)).flatten()
         {
             Some(private) => (private, None),
