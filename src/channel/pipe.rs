@@ -121,7 +121,8 @@ impl PipeChannel {
     /// price is that O_NONBLOCK is set on each description while the
     /// channel lives, where every other holder of it sees it; the channel
     /// takes it off again when dropped (or, for the sink, shut down), and
-    /// leaves it on a description that already had it.
+    /// leaves it on a description that already had it. Both ends of one
+    /// pipe may be given: each is made non-blocking and restored on its own.
     ///
     /// # Errors
     ///

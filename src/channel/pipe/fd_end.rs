@@ -38,7 +38,9 @@ const PIPEFS_MAGIC: i128 = 0x5049_5045;
 /// One fd of a [`PipeChannel`](super::PipeChannel), with the backend its type calls for.
 pub(super) struct FdEnd {
     backend: Backend,
-    /// Held when we set O_NONBLOCK on a shared description: undone on drop.
+    /// Held when we set O_NONBLOCK on a shared description: dropping it
+    /// takes the flag off again (through the table's own `dup`, so after
+    /// the backend's fd is closed is fine).
     restore: Option<NonBlocking>,
 }
 
@@ -101,8 +103,7 @@ impl FdEnd {
             Ok(backend) => Ok(FdEnd { backend, restore }),
             Err(err) => {
                 if let Some(nonblocking) = restore {
-                    // `fd` shares the duplicate's description: this undoes O_NONBLOCK.
-                    nonblocking.restore(fd.as_fd())?;
+                    nonblocking.restore()?;
                 }
                 if err.raw_os_error() == Some(Errno::PERM.raw_os_error()) {
                     // epoll refuses it (e.g. /dev/null): it never blocks either.
@@ -173,15 +174,6 @@ impl FdEnd {
                 Poll::Ready(written)
             }
             Backend::Reader(_) => Poll::Ready(Err(MissingSide::Write.into_io())),
-        }
-    }
-}
-
-impl Drop for FdEnd {
-    fn drop(&mut self) {
-        if let Some(nonblocking) = self.restore.take() {
-            // Best effort: the fd is going away; a failure here has no one to report to.
-            let _ = nonblocking.restore(self.fd());
         }
     }
 }
