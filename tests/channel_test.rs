@@ -116,3 +116,51 @@ async fn large_put_is_read_in_order_across_many_reads() -> iochannels::Result<()
     assert!(got == data, "bytes out of order");
     Ok(())
 }
+
+/// One line of [`lines_put_from_another_thread_arrive_in_order`], numbered.
+fn numbered(n: usize) -> String {
+    format!("{n:07} numbered lines in the order they were put\n")
+}
+
+#[tokio::test]
+async fn lines_put_from_another_thread_arrive_in_order() -> iochannels::Result<()> {
+    // The peer puts on a plain thread while the channel reads: a read that
+    // looked at the duplex, then at the backlog, let a put in between move
+    // backlog bytes into the duplex behind the ones it then read. The
+    // window is narrow: ten rounds make missing it unlikely (each round
+    // alone caught it about a quarter of the time).
+    for _round in 0..10 {
+        put_from_a_thread_and_read_in_order().await?;
+    }
+    Ok(())
+}
+
+async fn put_from_a_thread_and_read_in_order() -> iochannels::Result<()> {
+    const LINES: usize = 200_000;
+    let (channel, mut peer) = Channel::test();
+    let putter = std::thread::spawn(move || {
+        // Mostly single lines, with runs larger than the duplex now and
+        // then so that a backlog builds up behind it.
+        let sizes = [1, 1, 2, 1, 3, 1, 1, 5_000, 1, 2, 1, 1, 1, 1, 7, 1];
+        let mut next = 0;
+        let mut round = 0;
+        while next < LINES {
+            let count = sizes[round % sizes.len()].min(LINES - next);
+            let chunk: String = (next..next + count).map(numbered).collect();
+            peer.put(chunk);
+            next += count;
+            round += 1;
+        }
+        peer.close();
+    });
+    let mut framed = channel.framed(Framing::Lines);
+    let mut expected = 0;
+    while let Some(line) = within(framed.read()).await? {
+        let text = std::str::from_utf8(&line).expect("ascii line");
+        assert_eq!(text, numbered(expected), "line {expected} out of order");
+        expected += 1;
+    }
+    putter.join().expect("putter thread");
+    assert_eq!(expected, LINES);
+    Ok(())
+}

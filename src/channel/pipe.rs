@@ -1,36 +1,46 @@
 //! [`PipeChannel`]: a channel over a pair of raw fds — pipes, FIFOs, sockets,
 //! ttys, `/dev/null`, regular files — and [`Channel::stdio`](crate::Channel::stdio).
 //!
-//! Each fd becomes an [`FdEnd`], whose backend is picked by what the fd is
-//! (pitfall 18: epoll refuses regular files and `/dev/null`):
+//! Each fd becomes an `FdEnd` (`pipe/fd_end.rs`), whose backend is picked
+//! by what the fd is (pitfall 18: epoll refuses regular files and `/dev/null`):
 //!
 //! | fd is                               | backend  | how it reads and writes                 |
 //! |-------------------------------------|----------|-----------------------------------------|
-//! | pipe, FIFO, tty (reopenable)        | `Polled` | a private non-blocking open file description, on tokio's reactor |
-//! | socket, or not reopenable           | `Polled` | O_NONBLOCK set on the shared description, restored on drop |
-//! | regular file, `/dev/null`, anything epoll refuses | `Direct` | plain blocking `read`/`write`: they never wait for a peer |
+//! | anonymous pipe, tty, named FIFO's write end (reopenable) | `Polled` | a private non-blocking open file description, on tokio's reactor |
+//! | named FIFO's read end, socket, not reopenable, or given to [`PipeChannel::new_shared`] | `Polled` | O_NONBLOCK set on the shared description, restored on drop |
+//! | regular file, `/dev/null`, anything epoll refuses | `Direct` | plain blocking `read`/`write`, each spending a unit of tokio's cooperative budget |
 //!
 //! Why reopen: O_NONBLOCK lives on the open file description, which an
 //! inherited stdin/stdout shares with the shell and the rest of a pipeline
 //! (pitfall 19). Opening `/proc/self/fd/N` gives a description of our own, so
 //! nothing leaks even while the channel lives; where that is impossible the
 //! original flags are restored when the channel is dropped or shut down.
+//!
+//! Why not a named FIFO's read end: Linux opens a FIFO's read end
+//! non-blocking while no writer is open so that it reports no hangup
+//! until a writer comes. Reopened after the last writer left, it would
+//! never report EOF, and tokio, woken by edges only, would wait for ever.
+//! The description the user opened reports hangups as they expect.
+//!
+//! Why the budget: a `Direct` call never returns `Pending`, so without it a
+//! long file would hold a current_thread runtime until its end.
+//!
 //! Nothing here uses `tokio::io::stdin`, whose blocking thread cannot be
 //! cancelled (pitfall 20).
 
+mod fd_end;
+
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use rustix::fs::{FileType, Mode, OFlags};
-use rustix::io::Errno;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::unix::pipe;
 
-use super::nonblock::NonBlocking;
-use crate::error::{io_at, MissingSide};
+use self::fd_end::{Description, Direction, FdEnd};
+use crate::error::MissingSide;
 
 /// A channel over a pair of file descriptors: `faucet` to read from, `sink`
 /// to write to, either optional.
@@ -43,11 +53,14 @@ use crate::error::{io_at, MissingSide};
 /// The channel owns its fds and closes them when dropped. It never leaves
 /// O_NONBLOCK behind on a description it shares with other processes: it
 /// reads and writes a private reopened description where it can, and
-/// otherwise restores the fd's original flags on drop.
+/// otherwise restores the fd's original flags on drop. A named FIFO's read
+/// end is never reopened: a private description opened after the last
+/// writer left would never see EOF.
 ///
 /// Regular files and other fds that epoll refuses are read and written with
 /// plain blocking calls on the calling thread: such calls never wait for a
-/// peer, only for the disk.
+/// peer, only for the disk. Each spends a unit of tokio's cooperative
+/// budget, so a long file still lets other tasks run.
 ///
 /// # Examples
 ///
@@ -97,6 +110,60 @@ impl PipeChannel {
     /// # }
     /// ```
     pub fn new(faucet: Option<OwnedFd>, sink: Option<OwnedFd>) -> crate::Result<PipeChannel> {
+        PipeChannel::with(faucet, sink, Description::Private)
+    }
+
+    /// Like [`new`](PipeChannel::new), but always reads and writes the open
+    /// file descriptions given, never private reopens of them.
+    ///
+    /// For when the description itself matters: flags you set on it, a
+    /// position or state another holder of it relies on, or no `/proc`. The
+    /// price is that O_NONBLOCK is set on each description while the
+    /// channel lives, where every other holder of it sees it; the channel
+    /// takes it off again when dropped (or, for the sink, shut down), and
+    /// leaves it on a description that already had it. Both ends of one
+    /// pipe may be given: each is made non-blocking and restored on its own.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](PipeChannel::new).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use iochannels::PipeChannel;
+    /// use rustix::fs::{fcntl_getfl, OFlags};
+    /// use tokio::io::AsyncReadExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (reader, mut writer) = std::io::pipe()?;
+    /// let watcher = reader.try_clone()?;
+    /// let mut channel = PipeChannel::new_shared(Some(reader.into()), None)?;
+    /// // The very description given: its holders see O_NONBLOCK meanwhile.
+    /// assert!(fcntl_getfl(&watcher)?.contains(OFlags::NONBLOCK));
+    /// writer.write_all(b"hello")?;
+    /// let mut got = [0u8; 5];
+    /// channel.read_exact(&mut got).await?;
+    /// assert_eq!(&got, b"hello");
+    /// drop(channel);
+    /// assert!(!fcntl_getfl(&watcher)?.contains(OFlags::NONBLOCK));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn new_shared(
+        faucet: Option<OwnedFd>,
+        sink: Option<OwnedFd>,
+    ) -> crate::Result<PipeChannel> {
+        PipeChannel::with(faucet, sink, Description::Given)
+    }
+
+    fn with(
+        faucet: Option<OwnedFd>,
+        sink: Option<OwnedFd>,
+        want: Description,
+    ) -> crate::Result<PipeChannel> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(
                 io::Error::other("a PipeChannel must be made inside a tokio runtime").into(),
@@ -104,10 +171,10 @@ impl PipeChannel {
         }
         Ok(PipeChannel {
             faucet: faucet
-                .map(|fd| FdEnd::new(fd, Direction::Read).map(Box::new))
+                .map(|fd| FdEnd::new(fd, Direction::Read, want).map(Box::new))
                 .transpose()?,
             sink: sink
-                .map(|fd| FdEnd::new(fd, Direction::Write).map(Box::new))
+                .map(|fd| FdEnd::new(fd, Direction::Write, want).map(Box::new))
                 .transpose()?,
             sink_shut: false,
         })
@@ -140,10 +207,7 @@ impl PipeChannel {
     /// socket or tty), for syscalls such as sendfile(2) that write it
     /// directly with its readiness; `None` for a `Direct` sink or none.
     pub(crate) fn polled_sink(&self) -> Option<&pipe::Sender> {
-        match self.sink.as_ref().map(|end| &end.backend) {
-            Some(Backend::Writer(sender)) => Some(sender),
-            _ => None,
-        }
+        self.sink.as_ref().and_then(|end| end.polled_sender())
     }
 }
 
@@ -195,175 +259,5 @@ impl AsyncWrite for PipeChannel {
             this.sink_shut = true;
         }
         Poll::Ready(Ok(()))
-    }
-}
-
-// ===== FdEnd =====
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direction {
-    Read,
-    Write,
-}
-
-/// One fd of a [`PipeChannel`], with the backend its type calls for.
-struct FdEnd {
-    backend: Backend,
-    /// Held when we set O_NONBLOCK on a shared description: undone on drop.
-    restore: Option<NonBlocking>,
-}
-
-enum Backend {
-    /// Readiness from epoll via tokio's reactor; the fd is non-blocking.
-    /// tokio's pipe types do plain `read(2)`/`write(2)` on any pollable fd.
-    Reader(pipe::Receiver),
-    Writer(pipe::Sender),
-    /// Plain blocking calls; for fds epoll refuses (regular files, /dev/null).
-    Direct(OwnedFd),
-}
-
-impl FdEnd {
-    fn new(fd: OwnedFd, dir: Direction) -> io::Result<FdEnd> {
-        let raw = fd.as_raw_fd();
-        let stat =
-            rustix::fs::fstat(&fd).map_err(|e| io_at(format!("fstat fd {raw}"), e.into()))?;
-        let file_type = FileType::from_raw_mode(stat.st_mode);
-        if matches!(
-            file_type,
-            FileType::RegularFile | FileType::Directory | FileType::BlockDevice
-        ) {
-            return Ok(FdEnd::direct(fd));
-        }
-        // A private description when the fd can be reopened (pipes, FIFOs,
-        // ttys); otherwise a duplicate sharing the original description,
-        // with its flags saved. Either way `fd` itself stays untouched until
-        // registration has worked, so it can still fall back to `Direct`.
-        let reopenable = matches!(file_type, FileType::Fifo | FileType::CharacterDevice);
-        let (candidate, restore) = match reopenable.then(|| reopen_nonblocking(&fd, dir)).flatten()
-        {
-            Some(private) => (private, None),
-            None => {
-                let copy = fd
-                    .try_clone()
-                    .map_err(|e| io_at(format!("dup fd {raw}"), e))?;
-                let nonblocking = NonBlocking::set(copy.as_fd())?;
-                (copy, Some(nonblocking))
-            }
-        };
-        let registered = match dir {
-            Direction::Read => {
-                pipe::Receiver::from_owned_fd_unchecked(candidate).map(Backend::Reader)
-            }
-            Direction::Write => {
-                pipe::Sender::from_owned_fd_unchecked(candidate).map(Backend::Writer)
-            }
-        };
-        match registered {
-            Ok(backend) => Ok(FdEnd { backend, restore }),
-            Err(err) => {
-                if let Some(nonblocking) = restore {
-                    // `fd` shares the duplicate's description: this undoes O_NONBLOCK.
-                    nonblocking.restore(fd.as_fd())?;
-                }
-                if err.raw_os_error() == Some(Errno::PERM.raw_os_error()) {
-                    // epoll refuses it (e.g. /dev/null): it never blocks either.
-                    Ok(FdEnd::direct(fd))
-                } else {
-                    Err(io_at(format!("registering fd {raw} with the runtime"), err))
-                }
-            }
-        }
-    }
-
-    fn direct(fd: OwnedFd) -> FdEnd {
-        FdEnd {
-            backend: Backend::Direct(fd),
-            restore: None,
-        }
-    }
-
-    fn fd(&self) -> BorrowedFd<'_> {
-        match &self.backend {
-            Backend::Reader(r) => r.as_fd(),
-            Backend::Writer(w) => w.as_fd(),
-            Backend::Direct(fd) => fd.as_fd(),
-        }
-    }
-
-    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match &mut self.backend {
-            Backend::Reader(r) => Pin::new(r).poll_read(cx, buf),
-            Backend::Direct(fd) => {
-                let n = retry_eintr(|| rustix::io::read(&*fd, buf.initialize_unfilled()))?;
-                buf.advance(n);
-                Poll::Ready(Ok(()))
-            }
-            Backend::Writer(_) => Poll::Ready(Err(MissingSide::Read.into_io())),
-        }
-    }
-
-    fn poll_write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        match &mut self.backend {
-            Backend::Writer(w) => Pin::new(w).poll_write(cx, data),
-            Backend::Direct(fd) => Poll::Ready(retry_eintr(|| rustix::io::write(&*fd, data))),
-            Backend::Reader(_) => Poll::Ready(Err(MissingSide::Write.into_io())),
-        }
-    }
-}
-
-impl Drop for FdEnd {
-    fn drop(&mut self) {
-        if let Some(nonblocking) = self.restore.take() {
-            // Best effort: the fd is going away; a failure here has no one to report to.
-            let _ = nonblocking.restore(self.fd());
-        }
-    }
-}
-
-impl fmt::Debug for FdEnd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.backend {
-            Backend::Reader(_) | Backend::Writer(_) if self.restore.is_some() => {
-                "polled, shared description"
-            }
-            Backend::Reader(_) | Backend::Writer(_) => "polled, private description",
-            Backend::Direct(_) => "direct (blocking calls)",
-        };
-        f.debug_struct("FdEnd")
-            .field("fd", &self.fd().as_raw_fd())
-            .field("backend", &kind)
-            .finish()
-    }
-}
-
-/// Opens `/proc/self/fd/N` non-blocking: a new open file description for the
-/// same pipe or tty, whose flags nobody else sees. `None` where that fails
-/// (no /proc, a FIFO with no reader yet, permissions): the caller falls back.
-fn reopen_nonblocking(fd: &OwnedFd, dir: Direction) -> Option<OwnedFd> {
-    let access = match dir {
-        Direction::Read => OFlags::RDONLY,
-        Direction::Write => OFlags::WRONLY,
-    };
-    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    let private = rustix::fs::open(
-        path.as_str(),
-        access | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
-        Mode::empty(),
-    )
-    .ok()?;
-    // Only keep it if it is the same object (a tty path could name another device).
-    let (a, b) = (
-        rustix::fs::fstat(fd).ok()?,
-        rustix::fs::fstat(&private).ok()?,
-    );
-    (a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_rdev == b.st_rdev).then_some(private)
-}
-
-fn retry_eintr<T>(mut op: impl FnMut() -> rustix::io::Result<T>) -> io::Result<T> {
-    loop {
-        match op() {
-            Err(Errno::INTR) => continue,
-            other => return other.map_err(io::Error::from),
-        }
     }
 }

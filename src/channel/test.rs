@@ -4,8 +4,9 @@
 //! The peer must `put` without awaiting, yet a duplex has a bounded buffer.
 //! So the peer keeps a backlog: `put` pushes what fits into the duplex and
 //! keeps the rest, and once the channel's reader has drained the duplex it
-//! reads the backlog directly. The duplex is never built with capacity 0
-//! (pitfall 22: `duplex(0)` deadlocks).
+//! reads the backlog directly. The reader looks at both under the peer's
+//! lock, so a `put` from another thread cannot reorder bytes. The duplex is
+//! never built with capacity 0 (pitfall 22: `duplex(0)` deadlocks).
 
 use std::fmt;
 use std::io;
@@ -220,6 +221,12 @@ impl AsyncRead for TestChannel {
         // budget-starved duplex read would say `Pending` with data in it,
         // and the backlog would jump the queue).
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
+        // Every look happens under the peer's lock, which `put` holds while
+        // it moves backlog into the duplex: without it, a put between
+        // "the duplex is empty" and "take the backlog" could move the
+        // backlog's head into the duplex, and the read would hand out its
+        // tail first. (The lock is uncontended unless the peer is putting.)
+        let mut side = lock(&this.peer);
         // What is in the duplex was put first: it goes first.
         if let Some(read) = poll_now(|c| Pin::new(&mut this.stream).poll_read(c, buf)) {
             coop.made_progress();
@@ -227,7 +234,6 @@ impl AsyncRead for TestChannel {
         }
         // The duplex is empty: take the backlog straight into `buf` (one
         // copy, not two through the duplex).
-        let mut side = lock(&this.peer);
         if !side.backlog.is_empty() {
             let n = side.backlog.len().min(buf.remaining());
             buf.put_slice(&side.backlog[..n]);
@@ -237,8 +243,8 @@ impl AsyncRead for TestChannel {
             coop.made_progress();
             return Poll::Ready(Ok(()));
         }
-        drop(side);
         // Nothing anywhere: wait on the duplex, where `put` writes first.
+        // Still under the lock, so no put slips in before the waker is set.
         Pin::new(&mut this.stream).poll_read(cx, buf)
     }
 }

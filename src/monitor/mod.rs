@@ -23,11 +23,11 @@ use std::task::{Context, Poll};
 
 use futures::stream::FusedStream;
 use futures::{FutureExt, Stream};
-use rustix::fs::{FileType, OFlags};
+use rustix::fs::FileType;
 use tokio::io::Interest as TokioInterest;
 use tokio::net::unix::pipe;
 
-use self::setup::{check_access, dup, registration_error, unwatchable, RestoreFlags};
+use self::setup::{check_access, dup, registration_error, unwatchable};
 use crate::channel::nonblock::NonBlocking;
 use crate::error::io_at;
 use crate::Result;
@@ -94,7 +94,7 @@ pub struct IoMonitor {
     read: Option<pipe::Receiver>,
     write: Option<pipe::Sender>,
     /// Puts O_NONBLOCK back as it was; dropped after the registrations.
-    restore: Option<RestoreFlags>,
+    restore: Option<NonBlocking>,
     /// The fd itself, never registered: the user's I/O goes here.
     fd: OwnedFd,
 }
@@ -161,15 +161,10 @@ impl IoMonitor {
             restore: None,
             fd,
         };
-        if !flags.contains(OFlags::NONBLOCK) {
-            // Saved before it is set, so an error below restores it too.
-            let copy = dup(&monitor.fd)?;
-            let guard = NonBlocking::set(copy.as_fd())?;
-            monitor.restore = Some(RestoreFlags {
-                fd: copy,
-                guard: Some(guard),
-            });
-        }
+        // Set before registering, so an error below restores it too; also
+        // when already non-blocking: a channel may have set it, and must not
+        // take it off while the monitor still watches.
+        monitor.restore = Some(NonBlocking::set(monitor.fd.as_fd())?);
         // epoll keys its entries on (fd, open file description): duplicates
         // of one description register side by side, each for its direction.
         if interest.is_readable() {

@@ -1,33 +1,17 @@
 //! Getting an fd ready for an [`IoMonitor`](crate::IoMonitor): what epoll
-//! cannot watch, which directions the fd is open for, and putting its
-//! O_NONBLOCK back afterwards. Every error names the fd.
+//! cannot watch and which directions the fd is open for. Every error names
+//! the fd. Its O_NONBLOCK is set, and put back afterwards, by the table the
+//! channels use too (`channel/nonblock.rs`), so a description watched by a
+//! monitor and used by a channel at once gets its flags back from
+//! whichever goes last.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use rustix::fs::OFlags;
 
 use super::Interest;
-use crate::channel::nonblock::NonBlocking;
 use crate::error::io_at;
-
-/// Puts a description's original flags back when dropped, through its own
-/// duplicate so it can outlive the monitor's fd inside `into_inner`.
-pub(super) struct RestoreFlags {
-    pub(super) fd: OwnedFd,
-    /// Shared with the channels: a description used by a channel and a
-    /// monitor at once gets its flags back from whichever goes last.
-    pub(super) guard: Option<NonBlocking>,
-}
-
-impl Drop for RestoreFlags {
-    fn drop(&mut self) {
-        if let Some(guard) = self.guard.take() {
-            // Best effort: nobody to report to while dropping.
-            let _ = guard.restore(self.fd.as_fd());
-        }
-    }
-}
 
 pub(super) fn dup(fd: &OwnedFd) -> io::Result<OwnedFd> {
     fd.try_clone()
