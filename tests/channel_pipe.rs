@@ -245,3 +245,27 @@ async fn shared_description_is_restored_by_its_last_user_whatever_the_order(
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn shutdown_write_on_one_socket_as_both_sides_sends_eof() -> iochannels::Result<()> {
+    // What a program started by inetd or systemd's Accept=yes has: stdin
+    // and stdout are one socket.
+    use tokio::io::AsyncReadExt;
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+    let faucet = ours.try_clone()?;
+    let mut framed = Channel::pipe(Some(faucet.into()), Some(ours.into()))?.framed(Framing::Lines);
+    framed.write(b"bye\n").await?;
+    framed.shutdown_write().await?;
+    theirs.set_nonblocking(true)?;
+    let mut peer = tokio::net::UnixStream::from_std(theirs)?;
+    let mut got = Vec::new();
+    within(peer.read_to_end(&mut got)).await?;
+    assert_eq!(got, b"bye\n");
+    // Reading goes on after the half-close.
+    tokio::io::AsyncWriteExt::write_all(&mut peer, b"answer\n").await?;
+    assert_eq!(
+        within(framed.read()).await?.as_deref(),
+        Some(&b"answer\n"[..])
+    );
+    Ok(())
+}

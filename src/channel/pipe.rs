@@ -253,10 +253,16 @@ impl AsyncWrite for PipeChannel {
 
     /// Closes the sink fd (restoring its flags first), so the reader at the
     /// other end sees EOF. The read side stays open.
+    ///
+    /// A socket sink is shut down for writing first: the same socket may
+    /// also be the faucet (stdin and stdout on one socket, as inetd and
+    /// systemd's `Accept=yes` give a program), and closing one of its fds
+    /// would then send no EOF at all.
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.sink.take().is_some() {
+        if let Some(end) = this.sink.take() {
             this.sink_shut = true;
+            end.shutdown_socket()?;
         }
         Poll::Ready(Ok(()))
     }

@@ -122,6 +122,24 @@ impl FdEnd {
         }
     }
 
+    /// `shutdown(SHUT_WR)` if the fd is a socket (a no-op for anything
+    /// else, and for a socket whose peer is already gone).
+    pub(super) fn shutdown_socket(&self) -> io::Result<()> {
+        let fd = self.fd();
+        let is_socket = rustix::fs::fstat(fd)
+            .is_ok_and(|stat| FileType::from_raw_mode(stat.st_mode) == FileType::Socket);
+        if !is_socket {
+            return Ok(());
+        }
+        match rustix::net::shutdown(fd, rustix::net::Shutdown::Write) {
+            Ok(()) | Err(Errno::NOTCONN) => Ok(()),
+            Err(e) => Err(io_at(
+                format!("shutting down socket fd {}", fd.as_raw_fd()),
+                e.into(),
+            )),
+        }
+    }
+
     pub(super) fn fd(&self) -> BorrowedFd<'_> {
         match &self.backend {
             Backend::Reader(r) => r.as_fd(),
