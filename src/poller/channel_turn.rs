@@ -1,20 +1,68 @@
-//! One turn of one registered channel: send its queued output, read up to
-//! a budget of frames into the poller's events, and move it along the life
-//! in `channels.rs`'s state table (closing through the channel's own steps).
+//! One turn of one registered channel: send its queued output, queue it
+//! for reading, and move it along the life in `channels.rs`'s state table
+//! (closing through the channel's own steps); and cutting its next frame.
+//!
+//! Frames are cut one at a time, as they are yielded (`next_frame`), never
+//! ahead: so `set_framing(id, ..)` applies exactly to the frame after the
+//! last `Data` yielded, however the bytes arrived (pitfall 6). A turn only
+//! puts a readable channel's id on the poller's frame queue; the poller
+//! pops it, cuts one frame, and puts it back at the end while more may
+//! come, so ready channels take turns frame by frame.
 
 use std::collections::VecDeque;
 use std::task::{Context, Poll};
 
 use super::channels::{Channels, Entry, Limits, State};
-use super::ready::SlotWaker;
 use super::write_queue::WriteQueue;
 use super::{ChannelId, Event};
 use crate::{Error, FramedChannel};
 
 impl Channels {
+    /// Cuts the next frame of `id` (reading if none is buffered): its
+    /// `Data`, or its `Closed` once its input ended or failed. `more` says
+    /// whether `id` goes back on the frame queue. `None` if there is
+    /// nothing to yield now: the read registered the channel's waker, or
+    /// the channel is not being read (closing, paused, gone).
+    pub(crate) fn next_frame(&mut self, id: ChannelId) -> Option<(Event, bool)> {
+        let entry = self.slots.get_mut(id.index, id.generation)?;
+        entry.frames_queued = false;
+        if entry.state != State::Open || entry.paused || !entry.readable {
+            return None;
+        }
+        let mut cx = Context::from_waker(&entry.waker);
+        match entry.framed.poll_read_frame(&mut cx) {
+            Poll::Pending => None,
+            Poll::Ready(Ok(Some(data))) => {
+                entry.frames_queued = true;
+                Some((Event::Data { id, data }, true))
+            }
+            Poll::Ready(Ok(None)) => {
+                entry.state = State::EofReported;
+                let error = entry.write_error.take();
+                Some((Event::Closed { id, error }, false))
+            }
+            // A write-only channel (a pipe with only a sink): keep it for writing.
+            Poll::Ready(Err(Error::NotReadable)) => {
+                entry.readable = false;
+                entry.notify.notify();
+                None
+            }
+            Poll::Ready(Err(e)) => {
+                entry.state = State::Reported;
+                Some((Event::Closed { id, error: Some(e) }, false))
+            }
+        }
+    }
+
     /// One turn of slot `index`: send queued output, read up to a budget of
     /// frames into `events`, move along its life.
-    pub(crate) fn poll_slot(&mut self, index: u32, events: &mut VecDeque<Event>, limits: &Limits) {
+    pub(crate) fn poll_slot(
+        &mut self,
+        index: u32,
+        events: &mut VecDeque<Event>,
+        frames: &mut VecDeque<ChannelId>,
+        limits: &Limits,
+    ) {
         let Some((generation, entry)) = self.slots.at_mut(index) else {
             return;
         };
@@ -22,13 +70,13 @@ impl Channels {
         entry.notify.clear();
         let Entry {
             framed,
-            notify,
             waker,
             out,
             state,
             paused,
             readable,
             write_error,
+            frames_queued,
             ..
         } = entry;
         let mut cx = Context::from_waker(waker);
@@ -53,17 +101,10 @@ impl Channels {
                     *paused = true;
                 }
                 if !*paused && *readable {
-                    read_frames(
-                        cx,
-                        id,
-                        framed,
-                        state,
-                        readable,
-                        write_error,
-                        events,
-                        limits,
-                        notify,
-                    );
+                    if !*frames_queued {
+                        *frames_queued = true;
+                        frames.push_back(id);
+                    }
                 } else if !*readable && write_error.is_some() {
                     // Nothing to read and nothing can be written: it is over.
                     let error = write_error.take();
@@ -128,42 +169,4 @@ fn poll_send(
     }
     let sent = std::task::ready!(out.poll_flush(cx, framed.get_mut()));
     Poll::Ready(sent.map_err(|e| framed.name_endpoint(Error::from_io_write(e))))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn read_frames(
-    cx: &mut Context<'_>,
-    id: ChannelId,
-    framed: &mut FramedChannel,
-    state: &mut State,
-    readable: &mut bool,
-    write_error: &mut Option<Error>,
-    events: &mut VecDeque<Event>,
-    limits: &Limits,
-    notify: &SlotWaker,
-) {
-    for _ in 0..limits.frames_per_turn {
-        match framed.poll_read_frame(cx) {
-            Poll::Pending => return,
-            Poll::Ready(Ok(Some(data))) => events.push_back(Event::Data { id, data }),
-            Poll::Ready(Ok(None)) => {
-                let error = write_error.take();
-                events.push_back(Event::Closed { id, error });
-                *state = State::EofReported;
-                return;
-            }
-            // A write-only channel (a pipe with only a sink): keep it for writing.
-            Poll::Ready(Err(Error::NotReadable)) => {
-                *readable = false;
-                return;
-            }
-            Poll::Ready(Err(e)) => {
-                events.push_back(Event::Closed { id, error: Some(e) });
-                *state = State::Reported;
-                return;
-            }
-        }
-    }
-    // Budget spent with frames maybe left: the others go first, then us again.
-    notify.notify();
 }

@@ -39,8 +39,6 @@ use crate::{Error, FramedChannel};
 /// Settings every slot's turn obeys; set on the [`Poller`](crate::Poller).
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
-    /// Frames read from one channel per turn before the others get theirs.
-    pub(crate) frames_per_turn: usize,
     /// Queued output at which reading from a channel pauses.
     pub(crate) high_water: usize,
     /// Queued output under which reading resumes.
@@ -79,6 +77,8 @@ pub(crate) struct Entry {
     /// A write failed while `Open`: output is dropped, reading goes on to
     /// the end, and the `Closed` carries this.
     pub(super) write_error: Option<Error>,
+    /// Its id is in the poller's queue of channels to cut a frame from.
+    pub(super) frames_queued: bool,
 }
 
 /// Every channel of a poller, by slot index.
@@ -127,6 +127,7 @@ impl Channels {
                 readable: true,
                 closed_locally: false,
                 write_error: None,
+                frames_queued: false,
             }
         });
         self.visible += 1;

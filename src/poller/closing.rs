@@ -98,6 +98,7 @@ impl Poller {
         // Frames read but not yet yielded are dropped (as documented), so
         // they cannot hold the turns below back.
         self.events.retain(|e| matches!(e, Event::Closed { .. }));
+        self.frames.clear();
         let ended = self.channels.close_every(&self.limits);
         self.ended_early.extend(ended);
         self.datagrams.close_every(&self.limits);

@@ -23,6 +23,8 @@ use super::slab::Slab;
 use super::{ChannelId, Event, Poller};
 use crate::{DatagramAddr, DatagramChannel, Error, Result};
 
+/// Datagrams read from one channel per turn before the others get theirs.
+const DATAGRAMS_PER_TURN: usize = 64;
 /// Set in the index of every datagram channel's [`ChannelId`].
 pub(crate) const DATAGRAM_ID: u32 = 1 << 30;
 
@@ -235,7 +237,7 @@ impl Datagrams {
         }
         match entry.state {
             State::Open => {
-                for _ in 0..limits.frames_per_turn {
+                for _ in 0..DATAGRAMS_PER_TURN {
                     match entry.channel.poll_recv_from(cx) {
                         Poll::Pending => return,
                         Poll::Ready(Ok((data, peer))) => {

@@ -48,9 +48,9 @@ pub use self::unix_listener::UnixSocketListener;
 const MAX_EVENTS_PER_TURN: usize = 1024;
 /// Most clients one server accepts in one turn.
 const ACCEPTS_PER_TURN: usize = 32;
-/// Turns in one `poll_next` that may find nothing to yield before it gives
-/// the thread back (their work was all writes or accepts being retried).
-const EMPTY_TURNS: usize = 8;
+/// Steps (turns, or channels with no frame to cut) one `poll_next` may take
+/// finding nothing to yield before it gives the thread back.
+const EMPTY_STEPS: usize = 64;
 
 /// One task, many channels and listeners: every registered channel's frames
 /// and every server's new clients, as one [`Stream`] of [`Event`]s.
@@ -129,6 +129,8 @@ pub struct Poller {
     keys: Vec<u32>,
     /// Events gathered and not yet yielded.
     events: VecDeque<Event>,
+    /// Channels to cut a frame from, in turn (after `events`).
+    frames: VecDeque<ChannelId>,
     limits: Limits,
     /// `close_all` has run: the stream ends once `events` is empty.
     ended: bool,
@@ -175,8 +177,8 @@ impl Poller {
             queue,
             keys: Vec::new(),
             events: VecDeque::new(),
+            frames: VecDeque::new(),
             limits: Limits {
-                frames_per_turn: 64,
                 high_water: 256 * 1024,
                 low_water: 64 * 1024,
                 max_queued: 8 * 1024 * 1024,
@@ -387,7 +389,7 @@ impl Poller {
         let mut outcome = Turn::Worked;
         for (done, &key) in keys.iter().enumerate() {
             let out_of_budget = !tokio::task::coop::has_budget_remaining();
-            if out_of_budget || self.events.len() >= max_events {
+            if out_of_budget || self.events.len() + self.frames.len() >= max_events {
                 // The rest stay queued (their flags are still set).
                 self.queue.requeue(&keys[done..]);
                 outcome = if out_of_budget {
@@ -403,7 +405,8 @@ impl Poller {
                 self.datagrams
                     .poll_slot(key & !DATAGRAM_KEY, &mut self.events, &self.limits);
             } else {
-                self.channels.poll_slot(key, &mut self.events, &self.limits);
+                self.channels
+                    .poll_slot(key, &mut self.events, &mut self.frames, &self.limits);
             }
         }
         keys.clear();
@@ -445,23 +448,21 @@ impl Stream for Poller {
         let this = self.get_mut();
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
         this.queue.register(cx.waker());
-        for _ in 0..EMPTY_TURNS {
+        for _ in 0..EMPTY_STEPS {
             if let Some(event) = this.events.pop_front() {
-                if let Event::Closed { id, .. } = &event {
-                    let local = if is_datagram(*id) {
-                        // A datagram channel only ends by a local close.
-                        this.datagrams.finalize(*id);
-                        Some(true)
-                    } else {
-                        match this.ended_early.remove(id) {
-                            Some(local) => Some(local),
-                            None => this.channels.finalize(*id, &this.limits),
-                        }
-                    };
-                    this.last_closed = local.map(|local| (*id, local));
-                }
                 coop.made_progress();
-                return Poll::Ready(Some(event));
+                return Poll::Ready(Some(this.hand_out(event)));
+            }
+            if let Some(id) = this.frames.pop_front() {
+                if let Some((event, more)) = this.channels.next_frame(id) {
+                    if more {
+                        this.frames.push_back(id);
+                    }
+                    coop.made_progress();
+                    return Poll::Ready(Some(this.hand_out(event)));
+                }
+                // Nothing buffered: the read registered the channel's waker.
+                continue;
             }
             if this.ended {
                 return Poll::Ready(None);
@@ -471,13 +472,37 @@ impl Stream for Poller {
                 // `Full` leaves events to hand out: the loop yields one.
                 Turn::Worked | Turn::Full => {}
                 // Requeued keys wake the task: it comes back after the others ran.
-                Turn::OutOfBudget if this.events.is_empty() => return Poll::Pending,
+                Turn::OutOfBudget if this.events.is_empty() && this.frames.is_empty() => {
+                    return Poll::Pending
+                }
                 Turn::OutOfBudget => {}
             }
         }
-        // Turns that only moved writes or retried: let others run, then go on.
+        // Steps that only moved writes or found nothing to cut: let others
+        // run, then go on.
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+impl Poller {
+    /// Does what yielding `event` means: a `Closed` frees its id (or lets
+    /// the channel linger) and is remembered for `closed_expected`.
+    fn hand_out(&mut self, event: Event) -> Event {
+        if let Event::Closed { id, .. } = &event {
+            let local = if is_datagram(*id) {
+                // A datagram channel only ends by a local close.
+                self.datagrams.finalize(*id);
+                Some(true)
+            } else {
+                match self.ended_early.remove(id) {
+                    Some(local) => Some(local),
+                    None => self.channels.finalize(*id, &self.limits),
+                }
+            };
+            self.last_closed = local.map(|local| (*id, local));
+        }
+        event
     }
 }
 
@@ -488,6 +513,7 @@ impl fmt::Debug for Poller {
             .field("channels", &self.channels.len())
             .field("servers", &self.servers.count())
             .field("pending_events", &self.events.len())
+            .field("channels_to_read", &self.frames.len())
             .field("ended", &self.ended)
             .finish()
     }

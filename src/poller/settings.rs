@@ -1,9 +1,12 @@
 //! A [`Poller`]'s size and settings: frame limit for accepted clients, flow
-//! control and queue limits, the close deadline.
+//! control and queue limits, the close deadline; and each channel's own
+//! framing, frame limit and socket, reached by its id.
 
 use std::time::Duration;
 
+use super::datagrams::is_datagram;
 use super::{ChannelId, Poller};
+use crate::{Error, FramedChannel, Framing, Result};
 
 impl Poller {
     /// Registered channels, streams and datagram channels.
@@ -58,6 +61,100 @@ impl Poller {
     /// poller closes from now on, whatever its own setting.
     pub fn set_linger(&mut self, linger: Duration) {
         self.limits.linger = linger;
+    }
+
+    /// Changes the framing of channel `id`, exactly: its next
+    /// [`Event::Data`](crate::Event::Data) is cut with `framing`, from the
+    /// bytes after the last `Data` already yielded — bytes the poller has
+    /// read already included, however they arrived. The poller cuts a
+    /// channel's frames only as it yields them, so nothing was cut ahead
+    /// with the old framing. This is how a protocol reads a header line,
+    /// then a body of the length it gave, then lines again.
+    ///
+    /// Call it while handling that `Data`, as the poller's `Stream` yields
+    /// it: the batch [`poll`](Poller::poll) cuts every frame it returns
+    /// before it returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`](crate::Error::Closed) if `id` is not a registered
+    /// stream channel (datagram channels have no framing).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use iochannels::{Channel, Event, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let (channel, mut peer) = Channel::test();
+    /// let id = poller.register(channel.framed(Framing::Lines));
+    /// peer.put("LEN 5\nhelloNEXT\n");
+    /// let mut frames = Vec::new();
+    /// while frames.len() < 3 {
+    ///     if let Some(Event::Data { data, .. }) = poller.next().await {
+    ///         match &data[..] {
+    ///             b"LEN 5\n" => poller.set_framing(id, Framing::Exact(5))?,
+    ///             b"hello" => poller.set_framing(id, Framing::Lines)?,
+    ///             _ => {}
+    ///         }
+    ///         frames.push(data);
+    ///     }
+    /// }
+    /// assert_eq!(frames, ["LEN 5\n", "hello", "NEXT\n"]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_framing(&mut self, id: ChannelId, framing: Framing) -> Result<()> {
+        self.get_mut(id).ok_or(Error::Closed)?.set_framing(framing);
+        Ok(())
+    }
+
+    /// Sets the frame limit of channel `id` alone, from its next frame on
+    /// ([`set_max_frame_len`](Poller::set_max_frame_len) sets it for the
+    /// clients accepted from now on).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`](crate::Error::Closed) if `id` is not a registered
+    /// stream channel.
+    pub fn set_channel_max_frame_len(&mut self, id: ChannelId, n: usize) -> Result<()> {
+        self.get_mut(id).ok_or(Error::Closed)?.set_max_frame_len(n);
+        Ok(())
+    }
+
+    /// The registered channel `id`, to reach its socket (options such as
+    /// `set_nodelay`, its addresses) or its settings; `None` if `id` is not
+    /// a registered stream channel.
+    ///
+    /// Read and write through the poller, not through this: bytes read
+    /// from it directly never become events, and bytes written directly can
+    /// cut into output the poller has queued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let client = Channel::connect_tcp(listener.local_addr()?).await?;
+    /// let id = poller.register(client.framed(Framing::Lines));
+    /// if let Some(Channel::Tcp(stream)) = poller.get_mut(id).map(|f| f.get_mut()) {
+    ///     stream.set_nodelay(false)?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn get_mut(&mut self, id: ChannelId) -> Option<&mut FramedChannel> {
+        if is_datagram(id) {
+            return None;
+        }
+        self.channels.get_mut(id).map(|entry| &mut entry.framed)
     }
 
     /// Bytes queued by [`write`](Poller::write) for `id` and not yet sent;
