@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::ids::Ids;
 use super::ready::{ReadyQueue, SlotWaker};
 use super::slab::Slab;
 use super::write_queue::WriteQueue;
@@ -90,15 +91,18 @@ pub(crate) struct Channels {
     /// Entries in `Draining` or `Lingering`: `close_all` waits for them.
     pub(super) closing: usize,
     queue: Arc<ReadyQueue>,
+    /// Who allocates the ids (shared with handles).
+    ids: Arc<Ids>,
 }
 
 impl Channels {
-    pub(crate) fn new(queue: Arc<ReadyQueue>) -> Channels {
+    pub(crate) fn new(queue: Arc<ReadyQueue>, ids: Arc<Ids>) -> Channels {
         Channels {
             slots: Slab::new(),
             visible: 0,
             closing: 0,
             queue,
+            ids,
         }
     }
 
@@ -113,25 +117,29 @@ impl Channels {
     /// Registers `framed`; it is polled on the next turn, so input it
     /// already buffered is not left waiting for a wake-up.
     pub(crate) fn insert(&mut self, framed: FramedChannel) -> ChannelId {
-        let queue = &self.queue;
-        let (index, generation) = self.slots.insert_with(|index| {
-            let (notify, waker) = SlotWaker::new(queue, index);
-            notify.notify();
-            Entry {
-                framed,
-                notify,
-                waker,
-                out: WriteQueue::default(),
-                state: State::Open,
-                paused: false,
-                readable: true,
-                closed_locally: false,
-                write_error: None,
-                frames_queued: false,
-            }
-        });
+        let id = self.ids.allocate(framed.is_writable());
+        self.insert_as(id, framed);
+        id
+    }
+
+    /// Registers `framed` under `id`, allocated already (by a handle).
+    pub(crate) fn insert_as(&mut self, id: ChannelId, framed: FramedChannel) {
+        let (notify, waker) = SlotWaker::new(&self.queue, id.index);
+        notify.notify();
+        let entry = Entry {
+            framed,
+            notify,
+            waker,
+            out: WriteQueue::default(),
+            state: State::Open,
+            paused: false,
+            readable: true,
+            closed_locally: false,
+            write_error: None,
+            frames_queued: false,
+        };
+        self.slots.insert_at(id.index, id.generation, entry);
         self.visible += 1;
-        ChannelId { index, generation }
     }
 
     /// The entry behind `id`, if the id is current and not lingering.
@@ -149,7 +157,8 @@ impl Channels {
     }
 
     pub(super) fn free_slot(&mut self, index: u32) -> Option<Entry> {
-        let entry = self.slots.remove(index)?;
+        let entry = self.slots.remove_at(index)?;
+        self.ids.free(index);
         match entry.state {
             State::Lingering => self.closing -= 1,
             State::Draining => {
@@ -209,6 +218,7 @@ impl Channels {
     pub(crate) fn abort(
         &mut self,
         id: ChannelId,
+        error: Option<Error>,
         events: &mut VecDeque<Event>,
     ) -> crate::Result<()> {
         let entry = self.get_mut(id).ok_or(Error::Closed)?;
@@ -219,10 +229,10 @@ impl Channels {
             entry.closed_locally = true;
         }
         match state {
-            State::Open => events.push_back(Event::Closed { id, error: None }),
+            State::Open => events.push_back(Event::Closed { id, error }),
             State::Draining => {
                 self.closing -= 1;
-                events.push_back(Event::Closed { id, error: None });
+                events.push_back(Event::Closed { id, error });
             }
             // Its `Closed` is queued already.
             State::EofReported | State::Reported | State::Lingering => {}
@@ -250,6 +260,7 @@ impl Channels {
             entry.notify.notify();
             self.visible -= 1;
             self.closing += 1;
+            self.ids.hide(id);
         } else {
             self.free_slot(id.index);
         }

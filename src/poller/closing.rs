@@ -56,7 +56,7 @@ impl Poller {
         if is_datagram(id) {
             return self.datagrams.abort(id, &mut self.events);
         }
-        self.channels.abort(id, &mut self.events)
+        self.channels.abort(id, None, &mut self.events)
     }
 
     /// Closes everything: every channel flushed and closed (each yields its
@@ -92,6 +92,9 @@ impl Poller {
     /// # }
     /// ```
     pub async fn close_all(&mut self) {
+        // What handles asked for before is done; from now on they fail.
+        self.apply_commands();
+        self.shared.end();
         for index in self.servers.indices() {
             self.servers.remove(index);
         }

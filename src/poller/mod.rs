@@ -16,6 +16,8 @@ mod channels;
 mod closing;
 mod datagrams;
 mod event;
+mod handle;
+mod ids;
 mod ready;
 mod server;
 mod settings;
@@ -35,12 +37,15 @@ use futures::{FutureExt, Stream, StreamExt};
 
 use self::channels::{Channels, Limits};
 use self::datagrams::{is_datagram, Datagrams};
+use self::handle::{Command, Shared};
+use self::ids::Ids;
 use self::ready::{ReadyQueue, SlotWaker, DATAGRAM_KEY, SERVER_KEY};
 use self::server::Server;
 use self::slab::Slab;
-use crate::{FramedChannel, Framing, Result};
+use crate::{Error, FramedChannel, Framing, Result};
 
 pub use self::event::{ChannelId, Event, PeerAddr, ServerId};
+pub use self::handle::PollerHandle;
 pub use self::server::Listener;
 pub use self::unix_listener::UnixSocketListener;
 
@@ -139,6 +144,10 @@ pub struct Poller {
     ended_early: HashMap<ChannelId, bool>,
     /// The channel of the last `Closed` yielded, and whether it was closed locally.
     last_closed: Option<(ChannelId, bool)>,
+    /// What the poller shares with its handles.
+    shared: Arc<Shared>,
+    /// Commands taken from handles; kept to reuse its memory.
+    commands: Vec<Command>,
 }
 
 /// What one [`Poller::turn`] did.
@@ -168,10 +177,13 @@ impl Poller {
     /// ```
     pub fn new(framing: Framing) -> Poller {
         let queue = Arc::new(ReadyQueue::default());
+        let ids = Arc::new(Ids::default());
         Poller {
             framing,
             max_frame_len: crate::DEFAULT_MAX_FRAME_LEN,
-            channels: Channels::new(Arc::clone(&queue)),
+            channels: Channels::new(Arc::clone(&queue), Arc::clone(&ids)),
+            shared: Arc::new(Shared::new(ids, Arc::clone(&queue))),
+            commands: Vec::new(),
             datagrams: Datagrams::new(Arc::clone(&queue)),
             servers: Slab::new(),
             queue,
@@ -326,7 +338,49 @@ impl Poller {
         if is_datagram(id) {
             return self.datagrams.send(id, data.into(), None, &self.limits);
         }
+        if self.channels.get_mut(id).is_none() && self.shared.ids.is_visible(id) {
+            // Registered through a handle and not taken in yet: take it now.
+            self.apply_commands();
+        }
         self.channels.write(id, data.into(), &self.limits)
+    }
+
+    /// A handle to this poller's channels for other tasks and threads:
+    /// [`write`](PollerHandle::write), [`close`](PollerHandle::close) and
+    /// [`register`](PollerHandle::register) without owning the poller.
+    ///
+    /// # Examples
+    ///
+    /// See [`PollerHandle`].
+    pub fn handle(&self) -> PollerHandle {
+        PollerHandle::new(Arc::clone(&self.shared))
+    }
+
+    /// Carries out what handles asked for, in the order they asked.
+    fn apply_commands(&mut self) {
+        let mut commands = std::mem::take(&mut self.commands);
+        self.shared.take(&mut commands);
+        for command in commands.drain(..) {
+            match command {
+                Command::Write(id, data) if is_datagram(id) => {
+                    let _ = self.datagrams.send(id, data, None, &self.limits);
+                }
+                Command::Write(id, data) => {
+                    if let Err(e @ Error::QueueFull { .. }) =
+                        self.channels.write(id, data, &self.limits)
+                    {
+                        // The caller has returned: the channel's end says it.
+                        let _ = self.channels.abort(id, Some(e), &mut self.events);
+                    }
+                }
+                // Gone meanwhile: its `Closed` is out, nothing to do.
+                Command::Close(id) => {
+                    let _ = self.close(id);
+                }
+                Command::Register(id, framed) => self.channels.insert_as(id, framed),
+            }
+        }
+        self.commands = commands;
     }
 
     /// The seed's `poll`: waits up to `timeout` (for ever if `None`) for an
@@ -381,6 +435,7 @@ impl Poller {
     /// [`Turn::Full`]: only handing events out makes room, so calling it
     /// again at once would find the same keys and do nothing.
     fn turn(&mut self, max_events: usize) -> Turn {
+        self.apply_commands();
         self.queue.take(&mut self.keys);
         if self.keys.is_empty() {
             return Turn::Idle;
@@ -503,6 +558,12 @@ impl Poller {
             self.last_closed = local.map(|local| (*id, local));
         }
         event
+    }
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        self.shared.end();
     }
 }
 

@@ -43,6 +43,11 @@ impl ReadyQueue {
         self.task.wake();
     }
 
+    /// Wakes the poller's task without queueing a key (a handle's command).
+    pub(crate) fn wake_task(&self) {
+        self.task.wake();
+    }
+
     fn push(&self, key: u32) {
         self.keys
             .lock()

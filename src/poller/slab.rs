@@ -44,6 +44,29 @@ impl<T> Slab<T> {
         (index, slot.generation)
     }
 
+    /// Stores `value` at `index` with `generation`, for ids allocated
+    /// elsewhere (the shared [`Ids`](super::ids::Ids) of stream channels);
+    /// such a slab is emptied with [`remove_at`](Slab::remove_at).
+    pub(crate) fn insert_at(&mut self, index: u32, generation: u32, value: T) {
+        let at = index as usize;
+        if self.slots.len() <= at {
+            self.slots.resize_with(at + 1, || Slot {
+                generation: 0,
+                value: None,
+            });
+        }
+        self.slots[at] = Slot {
+            generation,
+            value: Some(value),
+        };
+    }
+
+    /// Takes the value at `index` out, leaving the slot to whoever allocates
+    /// its ids (the counterpart of [`insert_at`](Slab::insert_at)).
+    pub(crate) fn remove_at(&mut self, index: u32) -> Option<T> {
+        self.slots.get_mut(index as usize)?.value.take()
+    }
+
     /// The value at `index`, if it is there and of `generation`.
     pub(crate) fn get_mut(&mut self, index: u32, generation: u32) -> Option<&mut T> {
         let slot = self.slots.get_mut(index as usize)?;
