@@ -24,7 +24,8 @@ use crate::{Error, FramedChannel, Result};
 pub(crate) enum Command {
     Write(ChannelId, Bytes),
     Close(ChannelId),
-    Register(ChannelId, FramedChannel),
+    // Boxed: writes are the common command, a channel is large.
+    Register(ChannelId, Box<FramedChannel>),
 }
 
 /// What a poller shares with its handles.
@@ -212,7 +213,7 @@ impl PollerHandle {
             return Err(Error::Closed);
         }
         let id = self.shared.ids.allocate(channel.is_writable());
-        match self.shared.send(Command::Register(id, channel)) {
+        match self.shared.send(Command::Register(id, Box::new(channel))) {
             Ok(()) => Ok(id),
             Err(e) => {
                 self.shared.ids.free(id.index);

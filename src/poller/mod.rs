@@ -377,7 +377,7 @@ impl Poller {
                 Command::Close(id) => {
                     let _ = self.close(id);
                 }
-                Command::Register(id, framed) => self.channels.insert_as(id, framed),
+                Command::Register(id, framed) => self.channels.insert_as(id, *framed),
             }
         }
         self.commands = commands;
