@@ -68,6 +68,10 @@ pub enum Error {
     /// The channel has no write side (for example a pipe built with only a faucet).
     #[error("channel has no write side")]
     NotWritable,
+    /// Something took too long: a channel that received nothing for the
+    /// [`Poller`](crate::Poller)'s idle timeout (it is closed with this).
+    #[error("timed out: nothing was received for the idle timeout")]
+    TimedOut,
     /// Any other I/O failure. Where the endpoint is known, the message names it.
     #[error(transparent)]
     Io(#[from] io::Error),

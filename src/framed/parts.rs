@@ -93,6 +93,11 @@ impl FramedChannel {
         &self.reader.buf
     }
 
+    /// When bytes last arrived from the channel (`None` if none has yet).
+    pub fn last_input(&self) -> Option<tokio::time::Instant> {
+        self.reader.last_input
+    }
+
     /// Bytes of memory the read buffer holds now (its capacity): 0 while
     /// the channel is idle, small after a large frame has been taken.
     ///

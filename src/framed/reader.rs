@@ -49,6 +49,8 @@ pub(crate) struct Reader {
     pub(crate) state: ReadState,
     /// Bytes to make room for before the next read; adapts to the traffic.
     read_size: usize,
+    /// When bytes last arrived (for idle timeouts).
+    pub(crate) last_input: Option<tokio::time::Instant>,
 }
 
 impl Reader {
@@ -57,6 +59,7 @@ impl Reader {
             buf: BytesMut::new(),
             state: ReadState::Open,
             read_size: MIN_READ,
+            last_input: None,
         }
     }
 
@@ -116,7 +119,10 @@ impl Reader {
                     return Poll::Pending;
                 }
                 Poll::Ready(Ok(0)) => self.state = ReadState::Eof,
-                Poll::Ready(Ok(n)) => self.adapt(n, room),
+                Poll::Ready(Ok(n)) => {
+                    self.last_input = Some(tokio::time::Instant::now());
+                    self.adapt(n, room);
+                }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::from_io_read(e))),
             }
         }

@@ -38,7 +38,7 @@ impl Channels {
             }
             Poll::Ready(Ok(None)) => {
                 entry.state = State::EofReported;
-                let error = entry.write_error.take();
+                let error = entry.end_error.take();
                 Some((Event::Closed { id, error }, false))
             }
             // A write-only channel (a pipe with only a sink): keep it for writing.
@@ -75,7 +75,7 @@ impl Channels {
             state,
             paused,
             readable,
-            write_error,
+            end_error,
             frames_queued,
             ..
         } = entry;
@@ -91,7 +91,7 @@ impl Channels {
                 if let Poll::Ready(Err(e)) = flushed {
                     // The peer is gone for writing; what it sent before may
                     // still be here: read it all, then report the failure.
-                    write_error.get_or_insert(e);
+                    end_error.get_or_insert(e);
                     *out = WriteQueue::default();
                     *paused = false;
                 }
@@ -105,9 +105,9 @@ impl Channels {
                         *frames_queued = true;
                         frames.push_back(id);
                     }
-                } else if !*readable && write_error.is_some() {
+                } else if !*readable && end_error.is_some() {
                     // Nothing to read and nothing can be written: it is over.
-                    let error = write_error.take();
+                    let error = end_error.take();
                     events.push_back(Event::Closed { id, error });
                     *state = State::Reported;
                 }
@@ -134,6 +134,8 @@ impl Channels {
                         // Failed or out of time: no lingering, the fds go now.
                         framed.abort();
                     }
+                    // Closed for a reason (idle): the `Closed` says it.
+                    let error = error.or_else(|| end_error.take());
                     events.push_back(Event::Closed { id, error });
                     *state = State::Reported;
                     self.closing -= 1;

@@ -75,9 +75,12 @@ pub(crate) struct Entry {
     pub(super) readable: bool,
     /// Ended by `close`, `abort` or `close_all` (kaa's `closed(expected)`).
     pub(crate) closed_locally: bool,
-    /// A write failed while `Open`: output is dropped, reading goes on to
-    /// the end, and the `Closed` carries this.
-    pub(super) write_error: Option<Error>,
+    /// What its `Closed` will carry: a write that failed while `Open`
+    /// (output is dropped, reading goes on to the end), or `TimedOut` for
+    /// a channel closed for being idle.
+    pub(super) end_error: Option<Error>,
+    /// When it was registered: its idle time counts from here until bytes arrive.
+    pub(super) registered_at: tokio::time::Instant,
     /// Its id is in the poller's queue of channels to cut a frame from.
     pub(super) frames_queued: bool,
 }
@@ -135,7 +138,8 @@ impl Channels {
             paused: false,
             readable: true,
             closed_locally: false,
-            write_error: None,
+            end_error: None,
+            registered_at: tokio::time::Instant::now(),
             frames_queued: false,
         };
         self.slots.insert_at(id.index, id.generation, entry);
@@ -178,7 +182,7 @@ impl Channels {
         limits: &Limits,
     ) -> crate::Result<()> {
         let entry = self.get_mut(id).ok_or(Error::Closed)?;
-        if !matches!(entry.state, State::Open | State::EofReported) || entry.write_error.is_some() {
+        if !matches!(entry.state, State::Open | State::EofReported) || entry.end_error.is_some() {
             return Err(Error::Closed);
         }
         entry.framed.check_writable()?;
@@ -193,6 +197,55 @@ impl Channels {
         }
         entry.notify.notify();
         Ok(())
+    }
+
+    /// Whether `id` has been idle for `timeout` at `now`: `Ok(())` if so
+    /// (it is open and nothing arrived), `Err(Some(left))` if it must be
+    /// looked at again after `left`, `Err(None)` if it is gone or closing.
+    pub(crate) fn idle_for(
+        &mut self,
+        id: ChannelId,
+        timeout: Duration,
+        now: tokio::time::Instant,
+    ) -> Result<(), Option<Duration>> {
+        let entry = self.get_mut(id).ok_or(None)?;
+        if entry.state != State::Open {
+            return Err(None);
+        }
+        let since = entry
+            .framed
+            .last_input()
+            .map_or(entry.registered_at, |t| t.max(entry.registered_at));
+        match (since + timeout).checked_duration_since(now) {
+            Some(left) if !left.is_zero() => Err(Some(left)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Closes `id` gracefully, its `Closed` carrying `error` (`TimedOut`).
+    pub(crate) fn close_for(
+        &mut self,
+        id: ChannelId,
+        error: Error,
+        limits: &Limits,
+    ) -> crate::Result<()> {
+        self.close(id, limits)?;
+        if let Some(entry) = self.get_mut(id) {
+            entry.end_error = Some(error);
+        }
+        Ok(())
+    }
+
+    /// Every channel that could go idle (open), for a new idle timeout.
+    pub(crate) fn open_ids(&self) -> Vec<ChannelId> {
+        self.slots
+            .matching(|e| e.state == State::Open)
+            .into_iter()
+            .filter_map(|index| {
+                let generation = self.slots.generation_at(index)?;
+                Some(ChannelId { index, generation })
+            })
+            .collect()
     }
 
     /// Starts a graceful close of `id`: flush, shut down, then `Closed`.

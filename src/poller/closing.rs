@@ -102,6 +102,7 @@ impl Poller {
         // they cannot hold the turns below back.
         self.events.retain(|e| matches!(e, Event::Closed { .. }));
         self.frames.clear();
+        self.idle.clear();
         let ended = self.channels.close_every(&self.limits);
         self.ended_early.extend(ended);
         self.datagrams.close_every(&self.limits);

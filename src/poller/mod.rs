@@ -17,6 +17,7 @@ mod closing;
 mod datagrams;
 mod event;
 mod handle;
+mod idle;
 mod ids;
 mod ready;
 mod server;
@@ -38,6 +39,7 @@ use futures::{FutureExt, Stream, StreamExt};
 use self::channels::{Channels, Limits};
 use self::datagrams::{is_datagram, Datagrams};
 use self::handle::{Command, Shared};
+use self::idle::Idle;
 use self::ids::Ids;
 use self::ready::{ReadyQueue, SlotWaker, DATAGRAM_KEY, SERVER_KEY};
 use self::server::Server;
@@ -148,6 +150,8 @@ pub struct Poller {
     shared: Arc<Shared>,
     /// Commands taken from handles; kept to reuse its memory.
     commands: Vec<Command>,
+    /// The idle timeout and the channels it watches.
+    idle: Idle,
 }
 
 /// What one [`Poller::turn`] did.
@@ -184,6 +188,7 @@ impl Poller {
             channels: Channels::new(Arc::clone(&queue), Arc::clone(&ids)),
             shared: Arc::new(Shared::new(ids, Arc::clone(&queue))),
             commands: Vec::new(),
+            idle: Idle::default(),
             datagrams: Datagrams::new(Arc::clone(&queue)),
             servers: Slab::new(),
             queue,
@@ -220,7 +225,9 @@ impl Poller {
     /// # }
     /// ```
     pub fn register(&mut self, channel: FramedChannel) -> ChannelId {
-        self.channels.insert(channel)
+        let id = self.channels.insert(channel);
+        self.idle.watch(id);
+        id
     }
 
     /// Adds a listening server: its clients are accepted, registered with
@@ -377,7 +384,10 @@ impl Poller {
                 Command::Close(id) => {
                     let _ = self.close(id);
                 }
-                Command::Register(id, framed) => self.channels.insert_as(id, *framed),
+                Command::Register(id, framed) => {
+                    self.channels.insert_as(id, *framed);
+                    self.idle.watch(id);
+                }
             }
         }
         self.commands = commands;
@@ -483,6 +493,7 @@ impl Poller {
                     let mut framed = channel.framed(self.framing.clone());
                     framed.set_max_frame_len(self.max_frame_len);
                     let id = self.channels.insert(framed);
+                    self.idle.watch(id);
                     self.events.push_back(Event::Accepted {
                         server: server_id,
                         id,
@@ -522,6 +533,7 @@ impl Stream for Poller {
             if this.ended {
                 return Poll::Ready(None);
             }
+            this.idle.poll(cx, &mut this.channels, &this.limits);
             match this.turn(MAX_EVENTS_PER_TURN) {
                 Turn::Idle => return Poll::Pending,
                 // `Full` leaves events to hand out: the loop yields one.

@@ -51,6 +51,47 @@ impl Poller {
         self.limits.close_timeout = timeout;
     }
 
+    /// Closes every channel that receives nothing for `timeout`: it is
+    /// closed gracefully (output queued for it still goes out) and ends
+    /// with `Event::Closed { error: Some(Error::TimedOut) }`. `None` (the
+    /// default) turns it off. Applies to the channels registered now and
+    /// later; their idle time counts from when they were registered or
+    /// last received bytes — any bytes, not only whole frames, so a client
+    /// that trickles a byte now and then of a line it never ends is closed
+    /// only if the trickle is slower than the timeout (pair it with a
+    /// frame limit).
+    ///
+    /// It costs one timer wheel for the poller: a channel is looked at
+    /// once per timeout, not on every read, and idle channels cost nothing
+    /// between the times they come due.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::StreamExt;
+    /// use iochannels::{Channel, Error, Event, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// poller.set_idle_timeout(Some(Duration::from_secs(30)));
+    /// let (channel, _silent_peer) = Channel::test();
+    /// let id = poller.register(channel.framed(Framing::Lines));
+    /// match poller.next().await {
+    ///     Some(Event::Closed { id: closed, error: Some(Error::TimedOut) }) => assert_eq!(closed, id),
+    ///     other => panic!("unexpected {other:?}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn set_idle_timeout(&mut self, timeout: Option<Duration>) {
+        let channels = match timeout {
+            Some(_) => self.channels.open_ids(),
+            None => Vec::new(),
+        };
+        self.idle.set(timeout, channels);
+    }
+
     /// Sets how long a closed TCP or Unix socket waits for more input
     /// before its fd is released (default 2 s): until then its input is
     /// read and thrown away, so that releasing it does not make the kernel

@@ -90,6 +90,12 @@ impl<T> Slab<T> {
         Some(value)
     }
 
+    /// The generation of the value at `index`, if there is one.
+    pub(crate) fn generation_at(&self, index: u32) -> Option<u32> {
+        let slot = self.slots.get(index as usize)?;
+        slot.value.as_ref().map(|_| slot.generation)
+    }
+
     /// Every slot index, occupied or not (to visit all values).
     pub(crate) fn indices(&self) -> Range<u32> {
         0..self.slots.len() as u32
