@@ -231,9 +231,18 @@ impl Tally {
                 );
                 assert!(self.closed.insert(id), "{id:?} closed twice");
             }
+            // The last pause may still be reported as fds come back.
+            Event::AcceptError { server, error, .. } => {
+                assert_eq!(Some(server), self.server);
+                assert!(is_emfile(&error), "{error}");
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
+}
+
+fn is_emfile(error: &Error) -> bool {
+    matches!(error, Error::Io(e) if e.raw_os_error() == Some(24))
 }
 
 /// This process's CPU time (user + system, all threads), read from an
@@ -334,10 +343,29 @@ async fn fd_exhaustion() {
     let wall = started.elapsed();
     println!("fd child: {cpu:?} CPU over {wall:?} of accept failing with EMFILE");
     assert!(!task.is_finished(), "the poller stream ended on EMFILE");
+    // What an operator sees: EMFILE, with accepting paused 10 ms, 20 ms, ...
+    let mut pauses = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        match event {
+            Event::AcceptError {
+                server: from,
+                error,
+                retry_in: Some(pause),
+            } if Some(from) == server && is_emfile(&error) => pauses.push(pause),
+            other => panic!("only accept errors may come while no fd is free: {other:?}"),
+        }
+    }
+    println!("fd child: accept paused {pauses:?}");
     assert!(
-        matches!(events.try_recv(), Err(mpsc::error::TryRecvError::Empty)),
-        "an event came while no fd was free"
+        (1..=12).contains(&pauses.len()),
+        "{} accept errors in 1 s",
+        pauses.len()
     );
+    assert_eq!(pauses[0], Duration::from_millis(10));
+    assert!(pauses
+        .windows(2)
+        .all(|w| w[1] == (w[0] * 2).min(Duration::from_secs(1))));
+
     assert!(
         cpu.as_secs_f64() < 0.3 * wall.as_secs_f64(),
         "the poller spun on EMFILE: {cpu:?} CPU in {wall:?}"

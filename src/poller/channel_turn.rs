@@ -77,6 +77,7 @@ impl Channels {
             readable,
             end_error,
             frames_queued,
+            flushed_wanted,
             ..
         } = entry;
         let mut cx = Context::from_waker(waker);
@@ -86,8 +87,16 @@ impl Channels {
             State::Reported => return,
             _ => poll_send(cx, framed, out),
         };
+        if *flushed_wanted
+            && matches!(*state, State::Open | State::EofReported)
+            && matches!(flushed, Poll::Ready(Ok(())))
+        {
+            *flushed_wanted = false;
+            events.push_back(Event::Flushed { id });
+        }
         match *state {
             State::Open => {
+                let was_paused = *paused;
                 if let Poll::Ready(Err(e)) = flushed {
                     // The peer is gone for writing; what it sent before may
                     // still be here: read it all, then report the failure.
@@ -99,6 +108,14 @@ impl Channels {
                     *paused = false;
                 } else if out.len() >= limits.high_water {
                     *paused = true;
+                }
+                match (was_paused, *paused) {
+                    (false, true) => {
+                        self.paused_now += 1;
+                        self.pauses += 1;
+                    }
+                    (true, false) => self.paused_now -= 1,
+                    _ => {}
                 }
                 if !*paused && *readable {
                     if !*frames_queued {

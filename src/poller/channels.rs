@@ -83,6 +83,8 @@ pub(crate) struct Entry {
     pub(super) registered_at: tokio::time::Instant,
     /// Its id is in the poller's queue of channels to cut a frame from.
     pub(super) frames_queued: bool,
+    /// `notify_flushed` asked for an `Event::Flushed` once its output is all sent.
+    pub(super) flushed_wanted: bool,
 }
 
 /// Every channel of a poller, by slot index.
@@ -96,6 +98,10 @@ pub(crate) struct Channels {
     queue: Arc<ReadyQueue>,
     /// Who allocates the ids (shared with handles).
     ids: Arc<Ids>,
+    /// Channels whose reading is paused by flow control now.
+    pub(super) paused_now: usize,
+    /// Flow-control pauses since the poller was made.
+    pub(super) pauses: u64,
 }
 
 impl Channels {
@@ -106,6 +112,8 @@ impl Channels {
             closing: 0,
             queue,
             ids,
+            paused_now: 0,
+            pauses: 0,
         }
     }
 
@@ -141,6 +149,7 @@ impl Channels {
             end_error: None,
             registered_at: tokio::time::Instant::now(),
             frames_queued: false,
+            flushed_wanted: false,
         };
         self.slots.insert_at(id.index, id.generation, entry);
         self.visible += 1;
@@ -163,6 +172,9 @@ impl Channels {
     pub(super) fn free_slot(&mut self, index: u32) -> Option<Entry> {
         let entry = self.slots.remove_at(index)?;
         self.ids.free(index);
+        if entry.paused {
+            self.paused_now -= 1;
+        }
         match entry.state {
             State::Lingering => self.closing -= 1,
             State::Draining => {
@@ -192,10 +204,13 @@ impl Channels {
             });
         }
         entry.out.push(data);
-        if entry.out.len() >= limits.high_water {
-            entry.paused = true;
-        }
+        let pauses = entry.out.len() >= limits.high_water && !entry.paused;
         entry.notify.notify();
+        if pauses {
+            entry.paused = true;
+            self.paused_now += 1;
+            self.pauses += 1;
+        }
         Ok(())
     }
 
@@ -246,6 +261,18 @@ impl Channels {
                 Some(ChannelId { index, generation })
             })
             .collect()
+    }
+
+    /// Asks for an `Event::Flushed` of `id` once its output is all sent.
+    pub(crate) fn notify_flushed(&mut self, id: ChannelId) -> crate::Result<()> {
+        let entry = self.get_mut(id).ok_or(Error::Closed)?;
+        if !matches!(entry.state, State::Open | State::EofReported) {
+            return Err(Error::Closed);
+        }
+        entry.flushed_wanted = true;
+        // Its next turn looks (the queue may be empty already).
+        entry.notify.notify();
+        Ok(())
     }
 
     /// Starts a graceful close of `id`: flush, shut down, then `Closed`.

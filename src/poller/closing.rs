@@ -3,7 +3,8 @@
 
 use std::task::Poll;
 
-use super::{is_datagram, ChannelId, Event, Poller, Turn};
+use super::stream::Turn;
+use super::{is_datagram, ChannelId, Event, Poller};
 use crate::Result;
 
 /// Turns one poll of `close_all` may take before it gives the thread back.

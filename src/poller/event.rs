@@ -153,6 +153,26 @@ pub enum Event {
         /// What went wrong.
         error: Error,
     },
+    /// Everything written to a channel so far has gone out: its queue is
+    /// empty. Only after [`Poller::notify_flushed`](crate::Poller::notify_flushed)
+    /// asked for it, once per ask.
+    Flushed {
+        /// The channel whose output is all sent.
+        id: ChannelId,
+    },
+    /// Accepting a client failed. The server goes on: an error of one
+    /// connection (aborted before it was accepted) is skipped, a resource
+    /// error (out of fds: EMFILE, ENFILE; out of memory) pauses accepting
+    /// from that server for `retry_in` (10 ms, doubling up to 1 s), so an
+    /// operator sees why clients are not served.
+    AcceptError {
+        /// The server that failed to accept.
+        server: ServerId,
+        /// What failed.
+        error: Error,
+        /// How long accepting from this server pauses; `None` if it goes on at once.
+        retry_in: Option<std::time::Duration>,
+    },
     /// A channel ended and is no longer registered: the peer closed
     /// (`error: None`), a local `close` finished (`error: None`), or reading
     /// or writing failed (`error: Some`).

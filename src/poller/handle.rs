@@ -17,7 +17,7 @@ use bytes::Bytes;
 use super::datagrams::is_datagram;
 use super::ids::Ids;
 use super::ready::ReadyQueue;
-use super::ChannelId;
+use super::{ChannelId, Poller};
 use crate::{Error, FramedChannel, Result};
 
 /// What a handle asks the poller to do.
@@ -255,5 +255,37 @@ impl fmt::Debug for Command {
             Command::Close(id) => write!(f, "Close({id:?})"),
             Command::Register(id, _) => write!(f, "Register({id:?})"),
         }
+    }
+}
+
+impl Poller {
+    /// Carries out what handles asked for, in the order they asked.
+    pub(super) fn apply_commands(&mut self) {
+        let mut commands = std::mem::take(&mut self.commands);
+        self.shared.take(&mut commands);
+        for command in commands.drain(..) {
+            match command {
+                Command::Write(id, data) if is_datagram(id) => {
+                    let _ = self.datagrams.send(id, data, None, &self.limits);
+                }
+                Command::Write(id, data) => {
+                    if let Err(e @ Error::QueueFull { .. }) =
+                        self.channels.write(id, data, &self.limits)
+                    {
+                        // The caller has returned: the channel's end says it.
+                        let _ = self.channels.abort(id, Some(e), &mut self.events);
+                    }
+                }
+                // Gone meanwhile: its `Closed` is out, nothing to do.
+                Command::Close(id) => {
+                    let _ = self.close(id);
+                }
+                Command::Register(id, framed) => {
+                    self.channels.insert_as(id, *framed);
+                    self.idle.watch(id);
+                }
+            }
+        }
+        self.commands = commands;
     }
 }

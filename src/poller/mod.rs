@@ -7,7 +7,9 @@
 //! `channel_turn.rs` (what one turn of one channel does), `datagrams.rs`
 //! (datagram channels), `server.rs` and `unix_listener.rs` (listeners,
 //! accepting with back-off), `write_queue.rs` (queued output),
-//! `closing.rs` (close, abort, close_all), `settings.rs` (limits). This file
+//! `closing.rs` (close, abort, close_all), `settings.rs` (limits and
+//! per-channel settings), `handle.rs` and `ids.rs` ([`PollerHandle`] and the
+//! ids it shares), `idle.rs` (idle timeouts), `stats.rs` (counters). This file
 //! is the public face: registering, writing, the batch `poll`, and the turn
 //! loop behind the `Stream`.
 
@@ -23,32 +25,34 @@ mod ready;
 mod server;
 mod settings;
 mod slab;
+mod stats;
+mod stream;
 mod unix_listener;
 mod write_queue;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::pin::Pin;
+
 use std::sync::Arc;
-use std::task::{ready, Context, Poll, Waker};
+use std::task::Waker;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::{FutureExt, Stream, StreamExt};
 
 use self::channels::{Channels, Limits};
 use self::datagrams::{is_datagram, Datagrams};
 use self::handle::{Command, Shared};
 use self::idle::Idle;
 use self::ids::Ids;
-use self::ready::{ReadyQueue, SlotWaker, DATAGRAM_KEY, SERVER_KEY};
+use self::ready::{ReadyQueue, SlotWaker, SERVER_KEY};
 use self::server::Server;
 use self::slab::Slab;
-use crate::{Error, FramedChannel, Framing, Result};
+use crate::{FramedChannel, Framing, Result};
 
 pub use self::event::{ChannelId, Event, PeerAddr, ServerId};
 pub use self::handle::PollerHandle;
 pub use self::server::Listener;
+pub use self::stats::PollerStats;
 pub use self::unix_listener::UnixSocketListener;
 
 /// Most events gathered in one turn before they are handed out.
@@ -60,7 +64,7 @@ const ACCEPTS_PER_TURN: usize = 32;
 const EMPTY_STEPS: usize = 64;
 
 /// One task, many channels and listeners: every registered channel's frames
-/// and every server's new clients, as one [`Stream`] of [`Event`]s.
+/// and every server's new clients, as one [`Stream`](futures::Stream) of [`Event`]s.
 ///
 /// - [`register`](Poller::register) a [`FramedChannel`]; [`add_server`](Poller::add_server)
 ///   a listener, whose clients are registered with the poller's framing and
@@ -77,11 +81,17 @@ const EMPTY_STEPS: usize = 64;
 /// list and a turn polls only the channels on it, so the cost of an event
 /// does not grow with the number of idle channels (unlike
 /// `tokio_stream::StreamMap`, which polls all of them). Ids index a slab:
-/// `register`, `unregister`, `write` and `close` are O(1). A channel reads at
-/// most 64 frames per turn before the others get theirs, every event spends
+/// `register`, `unregister`, `write` and `close` are O(1). Frames are cut
+/// one at a time as they are yielded (so [`set_framing`](Poller::set_framing)
+/// is exact), ready channels taking turns frame by frame; every event spends
 /// one unit of tokio's cooperative budget, so neither a busy channel nor the
 /// poller as a whole can starve the rest. An idle channel holds no read
 /// buffer.
+///
+/// Other tasks and threads reach the channels through a [`PollerHandle`]
+/// ([`handle`](Poller::handle)); a channel silent for the idle timeout is
+/// closed ([`set_idle_timeout`](Poller::set_idle_timeout)); what the poller
+/// does on its own shows in [`Event::AcceptError`] and [`stats`](Poller::stats).
 ///
 /// Flow control: once a channel's queued output passes the high-water mark
 /// (256 KiB) the poller stops reading from it until the queue drains under
@@ -152,19 +162,8 @@ pub struct Poller {
     commands: Vec<Command>,
     /// The idle timeout and the channels it watches.
     idle: Idle,
-}
-
-/// What one [`Poller::turn`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Turn {
-    /// Nothing was woken.
-    Idle,
-    /// Every woken key was polled (or enough events were gathered).
-    Worked,
-    /// The cooperative budget ran out; the rest is requeued.
-    OutOfBudget,
-    /// `max_events` events are waiting to be handed out; the rest is requeued.
-    Full,
+    /// Accept errors so far (for `stats`).
+    accept_errors: u64,
 }
 
 /// A listener with its waker.
@@ -189,6 +188,7 @@ impl Poller {
             shared: Arc::new(Shared::new(ids, Arc::clone(&queue))),
             commands: Vec::new(),
             idle: Idle::default(),
+            accept_errors: 0,
             datagrams: Datagrams::new(Arc::clone(&queue)),
             servers: Slab::new(),
             queue,
@@ -361,215 +361,6 @@ impl Poller {
     /// See [`PollerHandle`].
     pub fn handle(&self) -> PollerHandle {
         PollerHandle::new(Arc::clone(&self.shared))
-    }
-
-    /// Carries out what handles asked for, in the order they asked.
-    fn apply_commands(&mut self) {
-        let mut commands = std::mem::take(&mut self.commands);
-        self.shared.take(&mut commands);
-        for command in commands.drain(..) {
-            match command {
-                Command::Write(id, data) if is_datagram(id) => {
-                    let _ = self.datagrams.send(id, data, None, &self.limits);
-                }
-                Command::Write(id, data) => {
-                    if let Err(e @ Error::QueueFull { .. }) =
-                        self.channels.write(id, data, &self.limits)
-                    {
-                        // The caller has returned: the channel's end says it.
-                        let _ = self.channels.abort(id, Some(e), &mut self.events);
-                    }
-                }
-                // Gone meanwhile: its `Closed` is out, nothing to do.
-                Command::Close(id) => {
-                    let _ = self.close(id);
-                }
-                Command::Register(id, framed) => {
-                    self.channels.insert_as(id, *framed);
-                    self.idle.watch(id);
-                }
-            }
-        }
-        self.commands = commands;
-    }
-
-    /// The seed's `poll`: waits up to `timeout` (for ever if `None`) for an
-    /// event, then returns it with every other event ready now. An empty
-    /// `Vec` means the timeout passed (or the poller has ended).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: events not returned stay queued.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use iochannels::{Channel, Framing, Poller};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let mut poller = Poller::new(Framing::Lines);
-    /// let (channel, mut peer) = Channel::test();
-    /// poller.register(channel.framed(Framing::Lines));
-    /// assert!(poller.poll(Some(Duration::from_millis(10))).await.is_empty());
-    /// peer.put("one\ntwo\nthree\n");
-    /// assert_eq!(poller.poll(None).await.len(), 3);
-    /// # }
-    /// ```
-    pub async fn poll(&mut self, timeout: Option<Duration>) -> Vec<Event> {
-        let first = match timeout {
-            Some(t) => tokio::time::timeout(t, self.next()).await.ok().flatten(),
-            None => self.next().await,
-        };
-        let Some(first) = first else {
-            return Vec::new();
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_EVENTS_PER_TURN {
-            match self.next().now_or_never() {
-                Some(Some(event)) => batch.push(event),
-                _ => break,
-            }
-        }
-        batch
-    }
-
-    /// One turn: polls every channel and server woken since the last turn,
-    /// gathering their events.
-    ///
-    /// Stops early, leaving the rest queued, once `max_events` events are
-    /// waiting or the task's cooperative budget is spent: past that every
-    /// read would only return `Pending` and wake itself again, a wasted poll
-    /// per channel. A turn that stopped for `max_events` says
-    /// [`Turn::Full`]: only handing events out makes room, so calling it
-    /// again at once would find the same keys and do nothing.
-    fn turn(&mut self, max_events: usize) -> Turn {
-        self.apply_commands();
-        self.queue.take(&mut self.keys);
-        if self.keys.is_empty() {
-            return Turn::Idle;
-        }
-        let mut keys = std::mem::take(&mut self.keys);
-        let mut outcome = Turn::Worked;
-        for (done, &key) in keys.iter().enumerate() {
-            let out_of_budget = !tokio::task::coop::has_budget_remaining();
-            if out_of_budget || self.events.len() + self.frames.len() >= max_events {
-                // The rest stay queued (their flags are still set).
-                self.queue.requeue(&keys[done..]);
-                outcome = if out_of_budget {
-                    Turn::OutOfBudget
-                } else {
-                    Turn::Full
-                };
-                break;
-            }
-            if key & SERVER_KEY != 0 {
-                self.accept(key & !SERVER_KEY);
-            } else if key & DATAGRAM_KEY != 0 {
-                self.datagrams
-                    .poll_slot(key & !DATAGRAM_KEY, &mut self.events, &self.limits);
-            } else {
-                self.channels
-                    .poll_slot(key, &mut self.events, &mut self.frames, &self.limits);
-            }
-        }
-        keys.clear();
-        self.keys = keys;
-        outcome
-    }
-
-    /// Accepts up to a budget of clients from server `index`.
-    fn accept(&mut self, index: u32) {
-        let Some((generation, (server, notify, waker))) = self.servers.at_mut(index) else {
-            return;
-        };
-        let server_id = ServerId { index, generation };
-        notify.clear();
-        let mut cx = Context::from_waker(waker);
-        for _ in 0..ACCEPTS_PER_TURN {
-            match server.poll_accept(&mut cx) {
-                Poll::Ready((channel, peer)) => {
-                    let mut framed = channel.framed(self.framing.clone());
-                    framed.set_max_frame_len(self.max_frame_len);
-                    let id = self.channels.insert(framed);
-                    self.idle.watch(id);
-                    self.events.push_back(Event::Accepted {
-                        server: server_id,
-                        id,
-                        peer,
-                    });
-                }
-                Poll::Pending => return,
-            }
-        }
-        notify.notify();
-    }
-}
-
-impl Stream for Poller {
-    type Item = Event;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        let this = self.get_mut();
-        let coop = ready!(tokio::task::coop::poll_proceed(cx));
-        this.queue.register(cx.waker());
-        for _ in 0..EMPTY_STEPS {
-            if let Some(event) = this.events.pop_front() {
-                coop.made_progress();
-                return Poll::Ready(Some(this.hand_out(event)));
-            }
-            if let Some(id) = this.frames.pop_front() {
-                if let Some((event, more)) = this.channels.next_frame(id) {
-                    if more {
-                        this.frames.push_back(id);
-                    }
-                    coop.made_progress();
-                    return Poll::Ready(Some(this.hand_out(event)));
-                }
-                // Nothing buffered: the read registered the channel's waker.
-                continue;
-            }
-            if this.ended {
-                return Poll::Ready(None);
-            }
-            this.idle.poll(cx, &mut this.channels, &this.limits);
-            match this.turn(MAX_EVENTS_PER_TURN) {
-                Turn::Idle => return Poll::Pending,
-                // `Full` leaves events to hand out: the loop yields one.
-                Turn::Worked | Turn::Full => {}
-                // Requeued keys wake the task: it comes back after the others ran.
-                Turn::OutOfBudget if this.events.is_empty() && this.frames.is_empty() => {
-                    return Poll::Pending
-                }
-                Turn::OutOfBudget => {}
-            }
-        }
-        // Steps that only moved writes or found nothing to cut: let others
-        // run, then go on.
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
-impl Poller {
-    /// Does what yielding `event` means: a `Closed` frees its id (or lets
-    /// the channel linger) and is remembered for `closed_expected`.
-    fn hand_out(&mut self, event: Event) -> Event {
-        if let Event::Closed { id, .. } = &event {
-            let local = if is_datagram(*id) {
-                // A datagram channel only ends by a local close.
-                self.datagrams.finalize(*id);
-                Some(true)
-            } else {
-                match self.ended_early.remove(id) {
-                    Some(local) => Some(local),
-                    None => self.channels.finalize(*id, &self.limits),
-                }
-            };
-            self.last_closed = local.map(|local| (*id, local));
-        }
-        event
     }
 }
 

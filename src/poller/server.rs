@@ -5,6 +5,7 @@
 //! that concern one connection (aborted, reset, interrupted) are skipped at
 //! once; the others (EMFILE, ENFILE, ENOBUFS, ENOMEM, anything unknown) stop
 //! accepting for a while — 10 ms, doubling up to 1 s — then accepting resumes.
+//! Either way the poller reports it (`Event::AcceptError`).
 
 use std::fmt;
 use std::future::Future;
@@ -78,6 +79,13 @@ impl Listener {
     }
 }
 
+/// What one accept gave.
+pub(crate) enum Accept {
+    Client(Channel, PeerAddr),
+    /// The error, and the pause it started (none for an error of one connection).
+    Failed(io::Error, Option<Duration>),
+}
+
 /// A listener with its back-off state.
 pub(crate) struct Server {
     listener: Listener,
@@ -104,33 +112,35 @@ impl Server {
         }
     }
 
-    /// The next client, or `Pending` (also while backing off; `cx` is woken
-    /// when accepting may resume).
-    pub(crate) fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<(Channel, PeerAddr)> {
+    /// The next client or accept error, or `Pending` (also while backing
+    /// off; `cx` is woken when accepting may resume). An error of one
+    /// connection comes back as it is (the next call accepts on); any other
+    /// starts a pause, whose length comes with it.
+    pub(crate) fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<Accept> {
         if let Some(sleep) = self.backoff.as_mut() {
             if sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
             self.backoff = None;
         }
-        loop {
-            match self.listener.poll_accept(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(client)) => {
-                    self.next_backoff = FIRST_BACKOFF;
-                    return Poll::Ready(client);
-                }
-                Poll::Ready(Err(e)) if concerns_one_connection(&e) => continue,
-                Poll::Ready(Err(_)) => {
-                    let mut sleep = Box::pin(tokio::time::sleep(self.next_backoff));
-                    self.next_backoff = (self.next_backoff * 2).min(MAX_BACKOFF);
-                    // Registers `cx` with the timer; a sleep this long is never ready at once.
-                    if sleep.as_mut().poll(cx).is_ready() {
-                        continue;
-                    }
+        match self.listener.poll_accept(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok((channel, peer))) => {
+                self.next_backoff = FIRST_BACKOFF;
+                Poll::Ready(Accept::Client(channel, peer))
+            }
+            Poll::Ready(Err(error)) if concerns_one_connection(&error) => {
+                Poll::Ready(Accept::Failed(error, None))
+            }
+            Poll::Ready(Err(error)) => {
+                let pause = self.next_backoff;
+                let mut sleep = Box::pin(tokio::time::sleep(pause));
+                self.next_backoff = (self.next_backoff * 2).min(MAX_BACKOFF);
+                // Registers `cx` with the timer, to be woken when the pause ends.
+                if sleep.as_mut().poll(cx).is_pending() {
                     self.backoff = Some(sleep);
-                    return Poll::Pending;
                 }
+                Poll::Ready(Accept::Failed(error, Some(pause)))
             }
         }
     }

@@ -44,6 +44,38 @@ impl Poller {
         self.limits.max_queued = max_queued;
     }
 
+    /// Asks for one [`Event::Flushed`](crate::Event::Flushed) for channel `id` as soon as
+    /// everything written to it so far has gone out (at once, on the next
+    /// turn, if nothing is queued). This is how a writer that waits for
+    /// its peer to take the data (Pants' `on_write`) knows when to go on.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`](crate::Error::Closed) if `id` is not registered or
+    /// is being closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use iochannels::{Channel, Event, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let (channel, mut peer) = Channel::test();
+    /// let id = poller.register(channel.framed(Framing::Lines));
+    /// poller.write(id, "all of it\n")?;
+    /// poller.notify_flushed(id)?;
+    /// assert!(matches!(poller.next().await, Some(Event::Flushed { id: sent }) if sent == id));
+    /// assert_eq!(peer.get(), "all of it\n");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn notify_flushed(&mut self, id: ChannelId) -> Result<()> {
+        self.channels.notify_flushed(id)
+    }
+
     /// Sets how long a graceful close (`close`, `close_all`, a flush after
     /// the peer's EOF) may wait for a peer that does not read before it is
     /// aborted (default 10 s).

@@ -167,6 +167,8 @@ impl<A: Acceptor> Server<A> {
                 }
                 self.watch(id);
             }
+            // Reported for operators; the server goes on accepting.
+            Event::AcceptError { .. } | Event::Flushed { .. } => {}
             Event::Closed { id, error } => {
                 let Some(mut slot) = self.conns.remove(&id) else {
                     return;

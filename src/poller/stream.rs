@@ -1,0 +1,220 @@
+//! The turn loop behind the [`Poller`]'s `Stream`: what one turn polls
+//! (the channels and servers woken since the last), accepting, and handing
+//! events out (a channel's frames cut one at a time as they are yielded).
+
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use futures::{FutureExt, Stream, StreamExt};
+
+use super::datagrams::is_datagram;
+use super::ready::{DATAGRAM_KEY, SERVER_KEY};
+use super::server::Accept;
+use super::{Event, Poller, ServerId, ACCEPTS_PER_TURN, EMPTY_STEPS, MAX_EVENTS_PER_TURN};
+
+/// What one [`Poller::turn`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Turn {
+    /// Nothing was woken.
+    Idle,
+    /// Every woken key was polled (or enough events were gathered).
+    Worked,
+    /// The cooperative budget ran out; the rest is requeued.
+    OutOfBudget,
+    /// `max_events` events are waiting to be handed out; the rest is requeued.
+    Full,
+}
+
+impl Poller {
+    /// The seed's `poll`: waits up to `timeout` (for ever if `None`) for an
+    /// event, then returns it with every other event ready now. An empty
+    /// `Vec` means the timeout passed (or the poller has ended).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: events not returned stay queued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use iochannels::{Channel, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let (channel, mut peer) = Channel::test();
+    /// poller.register(channel.framed(Framing::Lines));
+    /// assert!(poller.poll(Some(Duration::from_millis(10))).await.is_empty());
+    /// peer.put("one\ntwo\nthree\n");
+    /// assert_eq!(poller.poll(None).await.len(), 3);
+    /// # }
+    /// ```
+    pub async fn poll(&mut self, timeout: Option<Duration>) -> Vec<Event> {
+        let first = match timeout {
+            Some(t) => tokio::time::timeout(t, self.next()).await.ok().flatten(),
+            None => self.next().await,
+        };
+        let Some(first) = first else {
+            return Vec::new();
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_EVENTS_PER_TURN {
+            match self.next().now_or_never() {
+                Some(Some(event)) => batch.push(event),
+                _ => break,
+            }
+        }
+        batch
+    }
+
+    /// One turn: polls every channel and server woken since the last turn,
+    /// gathering their events.
+    ///
+    /// Stops early, leaving the rest queued, once `max_events` events are
+    /// waiting or the task's cooperative budget is spent: past that every
+    /// read would only return `Pending` and wake itself again, a wasted poll
+    /// per channel. A turn that stopped for `max_events` says
+    /// [`Turn::Full`]: only handing events out makes room, so calling it
+    /// again at once would find the same keys and do nothing.
+    pub(super) fn turn(&mut self, max_events: usize) -> Turn {
+        self.apply_commands();
+        self.queue.take(&mut self.keys);
+        if self.keys.is_empty() {
+            return Turn::Idle;
+        }
+        let mut keys = std::mem::take(&mut self.keys);
+        let mut outcome = Turn::Worked;
+        for (done, &key) in keys.iter().enumerate() {
+            let out_of_budget = !tokio::task::coop::has_budget_remaining();
+            if out_of_budget || self.events.len() + self.frames.len() >= max_events {
+                // The rest stay queued (their flags are still set).
+                self.queue.requeue(&keys[done..]);
+                outcome = if out_of_budget {
+                    Turn::OutOfBudget
+                } else {
+                    Turn::Full
+                };
+                break;
+            }
+            if key & SERVER_KEY != 0 {
+                self.accept(key & !SERVER_KEY);
+            } else if key & DATAGRAM_KEY != 0 {
+                self.datagrams
+                    .poll_slot(key & !DATAGRAM_KEY, &mut self.events, &self.limits);
+            } else {
+                self.channels
+                    .poll_slot(key, &mut self.events, &mut self.frames, &self.limits);
+            }
+        }
+        keys.clear();
+        self.keys = keys;
+        outcome
+    }
+
+    /// Accepts up to a budget of clients from server `index`.
+    fn accept(&mut self, index: u32) {
+        let Some((generation, (server, notify, waker))) = self.servers.at_mut(index) else {
+            return;
+        };
+        let server_id = ServerId { index, generation };
+        notify.clear();
+        let mut cx = Context::from_waker(waker);
+        for _ in 0..ACCEPTS_PER_TURN {
+            match server.poll_accept(&mut cx) {
+                Poll::Ready(Accept::Failed(error, retry_in)) => {
+                    self.accept_errors += 1;
+                    self.events.push_back(Event::AcceptError {
+                        server: server_id,
+                        error: error.into(),
+                        retry_in,
+                    });
+                    if retry_in.is_some() {
+                        // Paused: its timer wakes it.
+                        return;
+                    }
+                }
+                Poll::Ready(Accept::Client(channel, peer)) => {
+                    let mut framed = channel.framed(self.framing.clone());
+                    framed.set_max_frame_len(self.max_frame_len);
+                    let id = self.channels.insert(framed);
+                    self.idle.watch(id);
+                    self.events.push_back(Event::Accepted {
+                        server: server_id,
+                        id,
+                        peer,
+                    });
+                }
+                Poll::Pending => return,
+            }
+        }
+        notify.notify();
+    }
+}
+
+impl Stream for Poller {
+    type Item = Event;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        let this = self.get_mut();
+        let coop = ready!(tokio::task::coop::poll_proceed(cx));
+        this.queue.register(cx.waker());
+        for _ in 0..EMPTY_STEPS {
+            if let Some(event) = this.events.pop_front() {
+                coop.made_progress();
+                return Poll::Ready(Some(this.hand_out(event)));
+            }
+            if let Some(id) = this.frames.pop_front() {
+                if let Some((event, more)) = this.channels.next_frame(id) {
+                    if more {
+                        this.frames.push_back(id);
+                    }
+                    coop.made_progress();
+                    return Poll::Ready(Some(this.hand_out(event)));
+                }
+                // Nothing buffered: the read registered the channel's waker.
+                continue;
+            }
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            this.idle.poll(cx, &mut this.channels, &this.limits);
+            match this.turn(MAX_EVENTS_PER_TURN) {
+                Turn::Idle => return Poll::Pending,
+                // `Full` leaves events to hand out: the loop yields one.
+                Turn::Worked | Turn::Full => {}
+                // Requeued keys wake the task: it comes back after the others ran.
+                Turn::OutOfBudget if this.events.is_empty() && this.frames.is_empty() => {
+                    return Poll::Pending
+                }
+                Turn::OutOfBudget => {}
+            }
+        }
+        // Steps that only moved writes or found nothing to cut: let others
+        // run, then go on.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl Poller {
+    /// Does what yielding `event` means: a `Closed` frees its id (or lets
+    /// the channel linger) and is remembered for `closed_expected`.
+    fn hand_out(&mut self, event: Event) -> Event {
+        if let Event::Closed { id, .. } = &event {
+            let local = if is_datagram(*id) {
+                // A datagram channel only ends by a local close.
+                self.datagrams.finalize(*id);
+                Some(true)
+            } else {
+                match self.ended_early.remove(id) {
+                    Some(local) => Some(local),
+                    None => self.channels.finalize(*id, &self.limits),
+                }
+            };
+            self.last_closed = local.map(|local| (*id, local));
+        }
+        event
+    }
+}
