@@ -47,16 +47,24 @@ enum Contender {
     Tokio,
     FramedRead,
     Poller,
+    /// The Poller with an idle timeout set (longer than the measurement).
+    PollerIdle,
 }
 
 impl Contender {
-    const ALL: [Contender; 3] = [Contender::Tokio, Contender::FramedRead, Contender::Poller];
+    const ALL: [Contender; 4] = [
+        Contender::Tokio,
+        Contender::FramedRead,
+        Contender::Poller,
+        Contender::PollerIdle,
+    ];
 
     fn key(self) -> &'static str {
         match self {
             Contender::Tokio => "tokio",
             Contender::FramedRead => "framedread",
             Contender::Poller => "poller",
+            Contender::PollerIdle => "polleridle",
         }
     }
 
@@ -65,6 +73,7 @@ impl Contender {
             Contender::Tokio => "tokio TcpStream (bare)",
             Contender::FramedRead => "FramedRead<TcpStream, LinesCodec>",
             Contender::Poller => "iochannels Poller (Lines)",
+            Contender::PollerIdle => "iochannels Poller, idle timeout 1 h",
         }
     }
 
@@ -104,7 +113,7 @@ pub fn run(h: &Harness) {
         "\n## memory: resident bytes per idle connection, {n} connections\n{:<40} {:>14} {:>14} {:>18} {:>18}",
         "contender", "VmRSS before", "VmRSS after", "VmRSS B/conn", "RssAnon B/conn"
     );
-    let mut idle_report = None;
+    let mut idle_reports = Vec::new();
     for contender in Contender::ALL {
         match measure(contender, n, idle) {
             Ok(r) => {
@@ -116,8 +125,8 @@ pub fn run(h: &Harness) {
                     (r.rss_after_kb as f64 - r.rss_before_kb as f64) * 1024.0 / n as f64,
                     (r.anon_after_kb as f64 - r.anon_before_kb as f64) * 1024.0 / n as f64,
                 );
-                if let Contender::Poller = contender {
-                    idle_report = r.idle;
+                if let Some(idle) = r.idle {
+                    idle_reports.push((contender, idle));
                 }
             }
             Err(e) => println!("{:<40} failed: {e}", contender.name()),
@@ -135,11 +144,12 @@ pub fn run(h: &Harness) {
             size_of::<TcpStream>(),
         );
     }
-    if let Some((ticks, sched_ns, wall)) = idle_report {
+    for (contender, (ticks, sched_ns, wall)) in idle_reports {
         let hz = 100.0; // USER_HZ on Linux
         println!(
-            "\n## memory: iochannels Poller CPU while {n} channels are idle for {wall:.1} s\n\
+            "\n## memory: {} CPU while {n} channels are idle for {wall:.1} s\n\
              utime+stime: {ticks} ticks ({:.0} ms); on CPU (schedstat): {:.3} ms = {:.4}% of one core",
+            contender.name(),
             ticks as f64 * 1000.0 / hz,
             sched_ns as f64 / 1e6,
             sched_ns as f64 / 1e9 / wall * 100.0
@@ -317,7 +327,11 @@ fn serve(contender: Contender, n: u64, idle_secs: u64) -> Result<(), String> {
                 drop(held);
                 after
             }
-            Contender::Poller => {
+            Contender::Poller | Contender::PollerIdle => {
+                if let Contender::PollerIdle = contender {
+                    // Every channel watched, none due while measured.
+                    poller.set_idle_timeout(Some(Duration::from_secs(3600)));
+                }
                 poller.add_server(listener);
                 let mut accepted = 0;
                 while accepted < n {

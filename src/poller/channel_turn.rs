@@ -6,8 +6,9 @@
 //! ahead: so `set_framing(id, ..)` applies exactly to the frame after the
 //! last `Data` yielded, however the bytes arrived (pitfall 6). A turn only
 //! puts a readable channel's id on the poller's frame queue; the poller
-//! pops it, cuts one frame, and puts it back at the end while more may
-//! come, so ready channels take turns frame by frame.
+//! cuts one frame per event yielded, from the channel at the front, for up
+//! to 64 frames in a row (its buffer stays warm in the cache), then puts it
+//! at the back: ready channels take turns.
 
 use std::collections::VecDeque;
 use std::task::{Context, Poll};

@@ -83,7 +83,7 @@ const EMPTY_STEPS: usize = 64;
 /// `tokio_stream::StreamMap`, which polls all of them). Ids index a slab:
 /// `register`, `unregister`, `write` and `close` are O(1). Frames are cut
 /// one at a time as they are yielded (so [`set_framing`](Poller::set_framing)
-/// is exact), ready channels taking turns frame by frame; every event spends
+/// is exact), ready channels taking turns in runs of up to 64 frames; every event spends
 /// one unit of tokio's cooperative budget, so neither a busy channel nor the
 /// poller as a whole can starve the rest. An idle channel holds no read
 /// buffer.
@@ -148,6 +148,8 @@ pub struct Poller {
     events: VecDeque<Event>,
     /// Channels to cut a frame from, in turn (after `events`).
     frames: VecDeque<ChannelId>,
+    /// Frames cut in a row from the channel at the front of `frames`.
+    run: u32,
     limits: Limits,
     /// `close_all` has run: the stream ends once `events` is empty.
     ended: bool,
@@ -195,6 +197,7 @@ impl Poller {
             keys: Vec::new(),
             events: VecDeque::new(),
             frames: VecDeque::new(),
+            run: 0,
             limits: Limits {
                 high_water: 256 * 1024,
                 low_water: 64 * 1024,

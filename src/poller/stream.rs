@@ -13,6 +13,9 @@ use super::ready::{DATAGRAM_KEY, SERVER_KEY};
 use super::server::Accept;
 use super::{Event, Poller, ServerId, ACCEPTS_PER_TURN, EMPTY_STEPS, MAX_EVENTS_PER_TURN};
 
+/// Frames cut from one channel in a row before the next channel's turn.
+const FRAMES_PER_RUN: u32 = 64;
+
 /// What one [`Poller::turn`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Turn {
@@ -168,12 +171,23 @@ impl Stream for Poller {
             if let Some(id) = this.frames.pop_front() {
                 if let Some((event, more)) = this.channels.next_frame(id) {
                     if more {
-                        this.frames.push_back(id);
+                        // A run of frames from one channel while its buffer
+                        // is warm in the cache, then the next one's turn.
+                        this.run += 1;
+                        if this.run < FRAMES_PER_RUN {
+                            this.frames.push_front(id);
+                        } else {
+                            this.run = 0;
+                            this.frames.push_back(id);
+                        }
+                    } else {
+                        this.run = 0;
                     }
                     coop.made_progress();
                     return Poll::Ready(Some(this.hand_out(event)));
                 }
                 // Nothing buffered: the read registered the channel's waker.
+                this.run = 0;
                 continue;
             }
             if this.ended {
