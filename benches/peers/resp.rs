@@ -5,7 +5,7 @@
 //! Each run is two processes, both this bench binary again (picked by
 //! `IOCHANNELS_BENCH_RESP_ROLE`, as `memory.rs` does): a server process
 //! running one contender alone, and a client process (`resp/client.rs`) with
-//! 50 connections, 16 requests in flight on each, 4,000 requests per
+//! 50 connections, 16 requests in flight on each, 10,000 requests per
 //! connection (`IOCHANNELS_BENCH_RESP_REQUESTS=N` changes it), checking
 //! every reply's bytes. The client times from all connected to the last
 //! reply; the server reports its own CPU time (utime + stime of the whole
@@ -48,7 +48,7 @@ use crate::harness::{human, runtime, Harness, Table};
 const ROLE: &str = "IOCHANNELS_BENCH_RESP_ROLE";
 const CONNS: usize = 50;
 const DEPTH: usize = 16;
-const DEFAULT_PER_CONN: usize = 4_000;
+const DEFAULT_PER_CONN: usize = 10_000;
 /// Any child still running after this is stuck: it exits by itself.
 const GUARD: Duration = Duration::from_secs(60);
 /// USER_HZ on Linux: the unit of utime and stime in `/proc/self/stat`.
