@@ -13,6 +13,9 @@
 //! before it listens until its last connection closed, so runtime start-up
 //! is out and nothing of the client is in. The figures are in clock ticks
 //! (10 ms) over runs of a few CPU seconds: ~0.5% resolution.
+//! CPU per request is not independent of speed: a server that falls behind
+//! finds more requests per read (up to 16 per connection), so it pays
+//! fewer syscalls per request; on a loaded machine the figures move together.
 //!
 //! Servers in a process of their own, not in the bench process, so that
 //! the CPU figure is the server's alone and each contender starts from a
