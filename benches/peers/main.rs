@@ -10,11 +10,12 @@ mod memory;
 mod poller;
 mod queue;
 mod relay;
+mod resp;
 mod write_file;
 
 fn main() {
-    // The memory scenario's client and server processes are this binary too.
-    if memory::child_role() {
+    // The memory and resp scenarios' client and server processes are this binary too.
+    if memory::child_role() || resp::child_role() {
         return;
     }
     let h = harness::Harness::from_env();
@@ -31,4 +32,5 @@ fn main() {
     memory::run(&h);
     write_file::run(&h);
     relay::run(&h);
+    resp::run(&h);
 }
