@@ -870,3 +870,30 @@ fn buffer_drained_between_frames_with_buf_advance_is_scanned_afresh() {
     buf.extend_from_slice(b"\n");
     assert_eq!(decode(&mut codec, &mut buf).as_deref(), Some(&b"\n"[..]));
 }
+
+#[test]
+fn switching_back_to_a_delimited_framing_starts_its_search_afresh() {
+    // The searchers of the delimited framing are kept across the switch to
+    // Exact and back; their positions must not be.
+    let crlf = || Framing::Delimited(vec![Bytes::from_static(b"\r\n")]);
+    let mut codec = FrameCodec::new(crlf());
+    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
+    for round in 0..50 {
+        let body = format!("{round}\r\n{round}");
+        buf.extend_from_slice(format!("LEN {}\r\n{body}", body.len()).as_bytes());
+        let header = codec.decode(&mut buf).expect("decode").expect("a header");
+        let len: usize = std::str::from_utf8(&header[4..header.len() - 2])
+            .expect("utf-8")
+            .parse()
+            .expect("a length");
+        codec.set_framing(Framing::Exact(len));
+        frames.push(codec.decode(&mut buf).expect("decode").expect("a body"));
+        codec.set_framing(crlf());
+        assert_eq!(codec.framing(), &crlf());
+    }
+    for (round, body) in frames.iter().enumerate() {
+        assert_eq!(&body[..], format!("{round}\r\n{round}").as_bytes());
+    }
+    assert!(buf.is_empty());
+}

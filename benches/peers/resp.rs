@@ -29,7 +29,7 @@
 //! | iochannels Poller (Bytes) + user parser | one `Poller` (`Framing::Bytes`, `add_server`) on current_thread, the same parser over `Event::Data` |
 //! | iochannels handler, Lines/Exact | `serve()` with a `Handler`: header lines by `Framing::Lines`, each body by `conn.set_framing(Exact(LEN + 2))`, current_thread |
 //! | iochannels handler, Delimited(\r\n)/Exact | the same with `Framing::Delimited(vec!["\r\n"])` for the lines |
-//! | (4th, to come) Poller with `poller.set_framing(id, ..)` | not written yet: see the marked place in `resp/servers.rs` and in `Contender` below |
+//! | iochannels Poller, set_framing(id) | the Poller cutting requests itself: `poller.set_framing(id, Exact(LEN + 2))` per bulk body, current_thread |
 //!
 //! `IOCHANNELS_BENCH_RESP_ONLY=poller,handler-lines` runs only those
 //! contenders (keys as in `Contender::key`); the baseline is then missing
@@ -65,15 +65,16 @@ enum Contender {
     Poller,
     HandlerLines,
     HandlerDelimited,
-    // The 4th contender, the Poller with `poller.set_framing(id, ..)` doing
-    // the framing, goes here (and in `ALL`, `key`, `name`, `serve`).
+    /// The Poller with `poller.set_framing(id, ..)` doing the framing.
+    PollerFramed,
 }
 
 impl Contender {
-    const ALL: [Contender; 5] = [
+    const ALL: [Contender; 6] = [
         Contender::TokioCurrent,
         Contender::TokioMulti,
         Contender::Poller,
+        Contender::PollerFramed,
         Contender::HandlerLines,
         Contender::HandlerDelimited,
     ];
@@ -85,6 +86,7 @@ impl Contender {
             Contender::Poller => "poller",
             Contender::HandlerLines => "handler-lines",
             Contender::HandlerDelimited => "handler-crlf",
+            Contender::PollerFramed => "poller-framed",
         }
     }
 
@@ -95,6 +97,7 @@ impl Contender {
             Contender::Poller => "iochannels Poller (Bytes) + user parser",
             Contender::HandlerLines => "iochannels handler, Lines/Exact",
             Contender::HandlerDelimited => "iochannels handler, Delimited(\\r\\n)/Exact",
+            Contender::PollerFramed => "iochannels Poller, set_framing(id) Lines/Exact",
         }
     }
 
@@ -351,6 +354,7 @@ fn serve(contender: Contender) -> Result<(), String> {
                 servers::task_per_connection(listener, CONNS).await?
             }
             Contender::Poller => servers::poller(listener, CONNS).await?,
+            Contender::PollerFramed => servers::poller_framed(listener, CONNS).await?,
             Contender::HandlerLines => servers::handler(listener, CONNS, Framing::Lines).await?,
             Contender::HandlerDelimited => {
                 servers::handler(listener, CONNS, Framing::Delimited(vec!["\r\n".into()])).await?

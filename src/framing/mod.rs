@@ -144,6 +144,10 @@ pub struct FrameCodec {
     max_frame_len: usize,
     /// `Some` while the rest of an over-long frame is being skipped.
     discard: Option<Discard>,
+    /// The last `Delimited` framing switched away from, compiled: switching
+    /// back to it (header line, body, header line, ...: Pants' read
+    /// delimiter) reuses its searchers instead of building them again.
+    spare: Option<Box<(Framing, Kind)>>,
 }
 
 // ===== impl FrameCodec =====
@@ -171,6 +175,7 @@ impl FrameCodec {
     pub fn new(framing: Framing) -> FrameCodec {
         FrameCodec {
             kind: Kind::new(&framing),
+            spare: None,
             framing,
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             discard: None,
@@ -223,8 +228,22 @@ impl FrameCodec {
     /// # Ok::<(), iochannels::Error>(())
     /// ```
     pub fn set_framing(&mut self, framing: Framing) {
-        self.kind = Kind::new(&framing);
-        self.framing = framing;
+        let kind = match self.spare.take() {
+            Some(spare) if spare.0 == framing => {
+                let (_, mut kind) = *spare;
+                kind.reset();
+                kind
+            }
+            other => {
+                self.spare = other;
+                Kind::new(&framing)
+            }
+        };
+        let old_kind = std::mem::replace(&mut self.kind, kind);
+        let old_framing = std::mem::replace(&mut self.framing, framing);
+        if let Kind::Delimited(_) = old_kind {
+            self.spare = Some(Box::new((old_framing, old_kind)));
+        }
         self.discard = None;
     }
 

@@ -7,7 +7,8 @@
 //! |-----------|-------|---------------|
 //! | task per connection | `TcpStream::read_buf` into a `BytesMut`, one task per connection | `proto::parse_request` |
 //! | Poller | `Poller::new(Framing::Bytes)`, `add_server`: `Event::Data` chunks appended to a per-connection `BytesMut` | `proto::parse_request` |
-//! | handler | `serve(listener, Framing::Lines, ..)`: a `Handler` per connection | the server's codec: a header line, then `conn.set_framing(Exact(LEN + 2))` for each bulk body and back to the line framing |
+//! | Poller, framed | `Poller::new(Framing::Lines)`: the poller cuts the frames | `RespCutter`: a header line, then `poller.set_framing(id, Exact(LEN + 2))` for each bulk body and back |
+//! | handler | `serve(listener, Framing::Lines, ..)`: a `Handler` per connection | `RespCutter` through `conn.set_framing` |
 //!
 //! The replies to everything one read brought are written at once (one
 //! `write_all` / `poller.write` per read), except in the handler, which only
@@ -152,12 +153,45 @@ pub async fn poller(listener: TcpListener, conns: usize) -> Result<usize, String
     Ok(handled)
 }
 
-// Contender 4 goes here: "the Poller with `poller.set_framing(id, ..)` doing
-// the framing" — the Poller contender above with the request cut by the
-// poller itself: a header line, then `set_framing(id, Exact(LEN + 2))` for
-// each bulk body and back, as the handler contender below does through
-// `conn.set_framing`. That API does not exist yet; whoever adds it adds the
-// contender here and its row in `resp.rs` (`Contender`).
+/// Contender 4: one Poller in this task cutting the requests itself: a
+/// header line, then `set_framing(id, Exact(LEN + 2))` for each bulk body
+/// and back, the same cutter as the handler's.
+pub async fn poller_framed(listener: TcpListener, conns: usize) -> Result<usize, String> {
+    let mut poller = Poller::new(Framing::Lines);
+    poller.add_server(listener);
+    let mut open = HashMap::new();
+    let (mut handled, mut closed) = (0, 0);
+    while closed < conns {
+        match poller.next().await {
+            Some(Event::Accepted { id, .. }) => {
+                open.insert(id, RespCutter::new(Framing::Lines));
+            }
+            Some(Event::Data { id, data }) => {
+                let cutter = open.get_mut(&id).ok_or("data from an unknown channel")?;
+                let Reaction { framing, reply } = cutter.on_frame(data)?;
+                if let Some(framing) = framing {
+                    poller
+                        .set_framing(id, framing)
+                        .map_err(|e| format!("set_framing: {e}"))?;
+                }
+                if let Some(reply) = reply {
+                    poller.write(id, reply).map_err(|e| format!("write: {e}"))?;
+                }
+            }
+            Some(Event::Closed { id, error }) => {
+                let cutter = open.remove(&id).ok_or("an unknown channel closed")?;
+                if let Some(e) = error {
+                    return Err(format!("a connection failed: {e}"));
+                }
+                handled += cutter.handled;
+                closed += 1;
+            }
+            Some(other) => return Err(format!("unexpected event {other:?}")),
+            None => return Err("the poller ended".to_owned()),
+        }
+    }
+    Ok(handled)
+}
 
 /// What the handler contender's connections share: the request count and
 /// the way to stop the server once every connection has gone.
@@ -168,7 +202,7 @@ struct Shared {
     handle: std::sync::OnceLock<ServerHandle>,
 }
 
-/// Where a handler connection is in a request.
+/// Where a connection is in a request.
 #[derive(Clone, Copy)]
 enum Step {
     /// Waiting for `*N`.
@@ -179,8 +213,16 @@ enum Step {
     Body { len: usize, left: usize },
 }
 
-/// Contender 3's connection: Pants' read delimiter, switched per bulk body.
-struct RespHandler {
+/// What one frame asks of its connection: a framing for the next frame,
+/// a reply to write.
+struct Reaction {
+    framing: Option<Framing>,
+    reply: Option<Bytes>,
+}
+
+/// Cuts requests out of frames as Pants' read delimiter does: header lines
+/// by `lines`, each bulk body by `Exact(LEN + 2)`. Contenders 3 and 4.
+struct RespCutter {
     /// What cuts header lines (Lines, or Delimited(["\r\n"])).
     lines: Framing,
     step: Step,
@@ -188,11 +230,25 @@ struct RespHandler {
     store: Store,
     out: BytesMut,
     handled: usize,
-    shared: Arc<Shared>,
 }
 
-impl RespHandler {
-    fn on_frame(&mut self, conn: &mut Conn<'_>, frame: Bytes) -> Result<(), String> {
+impl RespCutter {
+    fn new(lines: Framing) -> RespCutter {
+        RespCutter {
+            lines,
+            step: Step::Header,
+            args: Vec::with_capacity(4),
+            store: Store::new(),
+            out: BytesMut::new(),
+            handled: 0,
+        }
+    }
+
+    fn on_frame(&mut self, frame: Bytes) -> Result<Reaction, String> {
+        let mut reaction = Reaction {
+            framing: None,
+            reply: None,
+        };
         self.step = match self.step {
             Step::Header => {
                 self.args.clear();
@@ -201,7 +257,7 @@ impl RespHandler {
             }
             Step::BulkLen { left } => {
                 let len = parse_header(strip_crlf(&frame)?, b'$')?;
-                conn.set_framing(Framing::Exact(len + 2));
+                reaction.framing = Some(Framing::Exact(len + 2));
                 Step::Body { len, left }
             }
             Step::Body { len, left } => {
@@ -209,7 +265,7 @@ impl RespHandler {
                     return Err("a bulk string not followed by \\r\\n".to_owned());
                 }
                 self.args.push(frame.slice(..len));
-                conn.set_framing(self.lines.clone());
+                reaction.framing = Some(self.lines.clone());
                 if left > 1 {
                     Step::BulkLen { left: left - 1 }
                 } else {
@@ -219,12 +275,30 @@ impl RespHandler {
                     }
                     execute(&mut self.store, &self.args, &mut self.out)?;
                     self.handled += 1;
-                    conn.write(self.out.split().freeze())
-                        .map_err(|e| format!("write: {e}"))?;
+                    reaction.reply = Some(self.out.split().freeze());
                     Step::Header
                 }
             }
         };
+        Ok(reaction)
+    }
+}
+
+/// Contender 3's connection: the cutter, driven through `Conn`.
+struct RespHandler {
+    cutter: RespCutter,
+    shared: Arc<Shared>,
+}
+
+impl RespHandler {
+    fn on_frame(&mut self, conn: &mut Conn<'_>, frame: Bytes) -> Result<(), String> {
+        let Reaction { framing, reply } = self.cutter.on_frame(frame)?;
+        if let Some(framing) = framing {
+            conn.set_framing(framing);
+        }
+        if let Some(reply) = reply {
+            conn.write(reply).map_err(|e| format!("write: {e}"))?;
+        }
         Ok(())
     }
 }
@@ -252,7 +326,7 @@ impl Handler for RespHandler {
         }
         self.shared
             .handled
-            .fetch_add(self.handled, Ordering::Relaxed);
+            .fetch_add(self.cutter.handled, Ordering::Relaxed);
         if self.shared.closed.fetch_add(1, Ordering::Relaxed) + 1 == self.shared.conns {
             if let Some(handle) = self.shared.handle.get() {
                 handle.shutdown();
@@ -272,12 +346,7 @@ pub async fn handler(listener: TcpListener, conns: usize, lines: Framing) -> Res
     let for_accept = Arc::clone(&shared);
     let first = lines.clone();
     let server = serve(listener, first, move |_: &PeerAddr| RespHandler {
-        lines: lines.clone(),
-        step: Step::Header,
-        args: Vec::with_capacity(4),
-        store: Store::new(),
-        out: BytesMut::new(),
-        handled: 0,
+        cutter: RespCutter::new(lines.clone()),
         shared: Arc::clone(&for_accept),
     });
     let _ = shared.handle.set(server.handle());
