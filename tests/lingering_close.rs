@@ -52,6 +52,33 @@ where
     Ok(got)
 }
 
+/// A listener on 127.0.0.1 and a client connected to it (not yet accepted).
+async fn listener_and_client() -> (TcpListener, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let client = TcpStream::connect(listener.local_addr().expect("addr"))
+        .await
+        .expect("connect");
+    (listener, client)
+}
+
+/// A connected pair over 127.0.0.1: (client, server).
+async fn tcp_pair() -> (TcpStream, TcpStream) {
+    let (listener, client) = listener_and_client().await;
+    let (server, _) = listener.accept().await.expect("accept");
+    (client, server)
+}
+
+/// Waits for the slow client and checks it got the whole reply, then EOF.
+async fn assert_whole_reply(
+    client: tokio::task::JoinHandle<Result<usize, (usize, std::io::Error)>>,
+) {
+    let got = within(client).await.expect("client task");
+    assert_eq!(
+        got.map_err(|(n, e)| format!("{e} after {n} bytes")),
+        Ok(REPLY)
+    );
+}
+
 async fn framed_server_replies_then_closes(server: Channel) {
     let mut framed = server.framed(Framing::Lines);
     assert_eq!(
@@ -68,20 +95,10 @@ async fn framed_server_replies_then_closes(server: Channel) {
 
 #[tokio::test]
 async fn framed_close_after_a_large_reply_loses_nothing_over_tcp() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let client = TcpStream::connect(listener.local_addr().expect("addr"))
-        .await
-        .expect("connect");
-    let (server, _) = listener.accept().await.expect("accept");
+    let (client, server) = tcp_pair().await;
     let client = tokio::spawn(slow_client(client));
     framed_server_replies_then_closes(Channel::from(server)).await;
-    assert_eq!(
-        within(client)
-            .await
-            .expect("client task")
-            .map_err(|(n, e)| format!("{e} after {n} bytes")),
-        Ok(REPLY)
-    );
+    assert_whole_reply(client).await;
 }
 
 #[tokio::test]
@@ -92,13 +109,7 @@ async fn framed_close_after_a_large_reply_loses_nothing_over_unix() {
     let (server, _) = listener.accept().await.expect("accept");
     let client = tokio::spawn(slow_client(client));
     framed_server_replies_then_closes(Channel::from(server)).await;
-    assert_eq!(
-        within(client)
-            .await
-            .expect("client task")
-            .map_err(|(n, e)| format!("{e} after {n} bytes")),
-        Ok(REPLY)
-    );
+    assert_whole_reply(client).await;
 }
 
 /// A poller server that answers the request line with the reply and
@@ -133,45 +144,23 @@ async fn poller_server(listener: TcpListener, close_all_at_once: bool) {
 
 #[tokio::test]
 async fn poller_close_after_a_large_reply_loses_nothing() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let client = TcpStream::connect(listener.local_addr().expect("addr"))
-        .await
-        .expect("connect");
+    let (listener, client) = listener_and_client().await;
     let client = tokio::spawn(slow_client(client));
     poller_server(listener, false).await;
-    assert_eq!(
-        within(client)
-            .await
-            .expect("client task")
-            .map_err(|(n, e)| format!("{e} after {n} bytes")),
-        Ok(REPLY)
-    );
+    assert_whole_reply(client).await;
 }
 
 #[tokio::test]
 async fn poller_close_all_after_a_large_reply_loses_nothing() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let client = TcpStream::connect(listener.local_addr().expect("addr"))
-        .await
-        .expect("connect");
+    let (listener, client) = listener_and_client().await;
     let client = tokio::spawn(slow_client(client));
     poller_server(listener, true).await;
-    assert_eq!(
-        within(client)
-            .await
-            .expect("client task")
-            .map_err(|(n, e)| format!("{e} after {n} bytes")),
-        Ok(REPLY)
-    );
+    assert_whole_reply(client).await;
 }
 
 #[tokio::test]
 async fn linger_ends_at_once_when_the_peer_closes() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let mut client = TcpStream::connect(listener.local_addr().expect("addr"))
-        .await
-        .expect("connect");
-    let (server, _) = listener.accept().await.expect("accept");
+    let (mut client, server) = tcp_pair().await;
     let mut framed = Channel::from(server).framed(Framing::Lines);
     framed.set_linger(Duration::from_secs(30));
     let peer = tokio::spawn(async move {
@@ -193,11 +182,7 @@ async fn linger_ends_at_once_when_the_peer_closes() {
 
 #[tokio::test]
 async fn linger_ends_after_the_linger_time_with_a_quiet_peer() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let mut client = TcpStream::connect(listener.local_addr().expect("addr"))
-        .await
-        .expect("connect");
-    let (server, _) = listener.accept().await.expect("accept");
+    let (mut client, server) = tcp_pair().await;
     let mut framed = Channel::from(server).framed(Framing::Lines);
     framed.set_linger(Duration::from_millis(300));
     let started = Instant::now();
@@ -223,11 +208,7 @@ async fn linger_ends_after_the_linger_time_with_a_quiet_peer() {
 
 #[tokio::test]
 async fn linger_is_bounded_by_the_close_timeout_against_a_flooding_peer() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let client = TcpStream::connect(listener.local_addr().expect("addr"))
-        .await
-        .expect("connect");
-    let (server, _) = listener.accept().await.expect("accept");
+    let (client, server) = tcp_pair().await;
     let flood = tokio::spawn(async move {
         let mut client = client;
         let chunk = vec![b'f'; 64 * 1024];
