@@ -93,9 +93,16 @@ impl FramedChannel {
         &self.reader.buf
     }
 
-    /// When bytes last arrived from the channel (`None` if none has yet).
+    /// When bytes last arrived from the channel: `None` if none has yet,
+    /// or if nobody asked for it (a [`Poller`](crate::Poller) with an idle
+    /// timeout does, for its channels).
     pub fn last_input(&self) -> Option<tokio::time::Instant> {
         self.reader.last_input
+    }
+
+    /// From now on, note when bytes arrive (see [`last_input`](FramedChannel::last_input)).
+    pub(crate) fn note_input_times(&mut self) {
+        self.reader.note_times = true;
     }
 
     /// Bytes of memory the read buffer holds now (its capacity): 0 while

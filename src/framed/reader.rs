@@ -49,8 +49,10 @@ pub(crate) struct Reader {
     pub(crate) state: ReadState,
     /// Bytes to make room for before the next read; adapts to the traffic.
     read_size: usize,
-    /// When bytes last arrived (for idle timeouts).
+    /// When bytes last arrived, if `note_times` (for idle timeouts).
     pub(crate) last_input: Option<tokio::time::Instant>,
+    /// Whether to note `last_input`: a clock read per read, only when asked.
+    pub(crate) note_times: bool,
 }
 
 impl Reader {
@@ -60,6 +62,7 @@ impl Reader {
             state: ReadState::Open,
             read_size: MIN_READ,
             last_input: None,
+            note_times: false,
         }
     }
 
@@ -120,7 +123,9 @@ impl Reader {
                 }
                 Poll::Ready(Ok(0)) => self.state = ReadState::Eof,
                 Poll::Ready(Ok(n)) => {
-                    self.last_input = Some(tokio::time::Instant::now());
+                    if self.note_times {
+                        self.last_input = Some(tokio::time::Instant::now());
+                    }
                     self.adapt(n, room);
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::from_io_read(e))),

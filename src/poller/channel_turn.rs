@@ -48,8 +48,10 @@ impl Channels {
                 entry.notify.notify();
                 None
             }
+            // Reading failed (a frame too long, a reset): the end, as EOF
+            // is, so replies already queued still go out (or fail) after it.
             Poll::Ready(Err(e)) => {
-                entry.state = State::Reported;
+                entry.state = State::EofReported;
                 Some((Event::Closed { id, error: Some(e) }, false))
             }
         }

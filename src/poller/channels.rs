@@ -5,7 +5,7 @@
 //!
 //! | state         | reads | writes sent | `write(id)` | leaves when |
 //! |---------------|-------|-------------|-------------|-------------|
-//! | `Open`        | yes (unless paused by flow control) | yes, until one fails | accepted (refused once a write failed) | EOF → `EofReported`; read error → `Reported`; `close` → `Draining` |
+//! | `Open`        | yes (unless paused by flow control) | yes, until one fails | accepted (refused once a write failed) | EOF or a read error (frame too long, reset) → `EofReported`; `close` → `Draining` |
 //! | `EofReported` | no    | yes         | accepted (the peer may still read) | its `Closed` is yielded → `Lingering` (output left) or freed |
 //! | `Draining`    | no    | yes, then shutdown | refused | flushed and shut (or error, deadline) → `Closed` queued → `Reported` |
 //! | `Reported`    | no    | no          | refused     | its `Closed` is yielded → `Lingering` (a shut socket) or freed |
@@ -153,6 +153,13 @@ impl Channels {
         };
         self.slots.insert_at(id.index, id.generation, entry);
         self.visible += 1;
+    }
+
+    /// The entry behind `id`, if the id is current and not lingering.
+    pub(crate) fn get(&self, id: ChannelId) -> Option<&Entry> {
+        self.slots
+            .get(id.index, id.generation)
+            .filter(|e| e.state != State::Lingering)
     }
 
     /// The entry behind `id`, if the id is current and not lingering.

@@ -282,7 +282,7 @@ impl Poller {
                 }
                 Command::Register(id, framed) => {
                     self.channels.insert_as(id, *framed);
-                    self.idle.watch(id);
+                    self.idle.watch(id, &mut self.channels);
                 }
             }
         }

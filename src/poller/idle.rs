@@ -29,18 +29,27 @@ pub(crate) struct Idle {
 
 impl Idle {
     /// Sets the timeout; `channels` are every channel to watch from now on.
-    pub(crate) fn set(&mut self, timeout: Option<Duration>, channels: Vec<ChannelId>) {
+    pub(crate) fn set(
+        &mut self,
+        timeout: Option<Duration>,
+        ids: Vec<ChannelId>,
+        channels: &mut Channels,
+    ) {
         self.due.clear();
         self.timeout = timeout;
-        for id in channels {
-            self.watch(id);
+        for id in ids {
+            self.watch(id, channels);
         }
     }
 
-    /// Watches a channel just registered.
-    pub(crate) fn watch(&mut self, id: ChannelId) {
+    /// Watches a channel just registered: its reader notes when bytes
+    /// arrive (a clock read per read, so only for watched channels).
+    pub(crate) fn watch(&mut self, id: ChannelId, channels: &mut Channels) {
         if let Some(timeout) = self.timeout {
-            self.due.insert(id, timeout);
+            if let Some(entry) = channels.get_mut(id) {
+                entry.framed.note_input_times();
+                self.due.insert(id, timeout);
+            }
         }
     }
 

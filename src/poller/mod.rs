@@ -150,6 +150,8 @@ pub struct Poller {
     frames: VecDeque<ChannelId>,
     /// Frames cut in a row from the channel at the front of `frames`.
     run: u32,
+    /// A run of frames ended: take a turn before cutting more.
+    turn_due: bool,
     limits: Limits,
     /// `close_all` has run: the stream ends once `events` is empty.
     ended: bool,
@@ -198,6 +200,7 @@ impl Poller {
             events: VecDeque::new(),
             frames: VecDeque::new(),
             run: 0,
+            turn_due: false,
             limits: Limits {
                 high_water: 256 * 1024,
                 low_water: 64 * 1024,
@@ -229,7 +232,7 @@ impl Poller {
     /// ```
     pub fn register(&mut self, channel: FramedChannel) -> ChannelId {
         let id = self.channels.insert(channel);
-        self.idle.watch(id);
+        self.idle.watch(id, &mut self.channels);
         id
     }
 

@@ -121,7 +121,7 @@ impl Poller {
             Some(_) => self.channels.open_ids(),
             None => Vec::new(),
         };
-        self.idle.set(timeout, channels);
+        self.idle.set(timeout, channels, &mut self.channels);
     }
 
     /// Sets how long a closed TCP or Unix socket waits for more input
@@ -228,6 +228,26 @@ impl Poller {
             return None;
         }
         self.channels.get_mut(id).map(|entry| &mut entry.framed)
+    }
+
+    /// The registered channel `id`, to look at (its framing, its frame
+    /// limit, its fd); `None` if `id` is not a registered stream channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Framing, Poller};
+    ///
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let (channel, _peer) = Channel::test();
+    /// let id = poller.register(channel.framed(Framing::Exact(8)));
+    /// assert_eq!(poller.get(id).map(|f| f.framing()), Some(&Framing::Exact(8)));
+    /// ```
+    pub fn get(&self, id: ChannelId) -> Option<&FramedChannel> {
+        if is_datagram(id) {
+            return None;
+        }
+        self.channels.get(id).map(|entry| &entry.framed)
     }
 
     /// Bytes queued by [`write`](Poller::write) for `id` and not yet sent;

@@ -68,6 +68,15 @@ impl<T> Slab<T> {
     }
 
     /// The value at `index`, if it is there and of `generation`.
+    pub(crate) fn get(&self, index: u32, generation: u32) -> Option<&T> {
+        let slot = self.slots.get(index as usize)?;
+        if slot.generation != generation {
+            return None;
+        }
+        slot.value.as_ref()
+    }
+
+    /// The value at `index`, if it is there and of `generation`.
     pub(crate) fn get_mut(&mut self, index: u32, generation: u32) -> Option<&mut T> {
         let slot = self.slots.get_mut(index as usize)?;
         if slot.generation != generation {

@@ -11,7 +11,9 @@ use futures::{FutureExt, Stream, StreamExt};
 use super::datagrams::is_datagram;
 use super::ready::{DATAGRAM_KEY, SERVER_KEY};
 use super::server::Accept;
-use super::{Event, Poller, ServerId, ACCEPTS_PER_TURN, EMPTY_STEPS, MAX_EVENTS_PER_TURN};
+use super::{
+    ChannelId, Event, Poller, ServerId, ACCEPTS_PER_TURN, EMPTY_STEPS, MAX_EVENTS_PER_TURN,
+};
 
 /// Frames cut from one channel in a row before the next channel's turn.
 const FRAMES_PER_RUN: u32 = 64;
@@ -142,7 +144,7 @@ impl Poller {
                     let mut framed = channel.framed(self.framing.clone());
                     framed.set_max_frame_len(self.max_frame_len);
                     let id = self.channels.insert(framed);
-                    self.idle.watch(id);
+                    self.idle.watch(id, &mut self.channels);
                     self.events.push_back(Event::Accepted {
                         server: server_id,
                         id,
@@ -162,53 +164,71 @@ impl Stream for Poller {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
         let this = self.get_mut();
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
-        this.queue.register(cx.waker());
         for _ in 0..EMPTY_STEPS {
             if let Some(event) = this.events.pop_front() {
                 coop.made_progress();
                 return Poll::Ready(Some(this.hand_out(event)));
             }
-            if let Some(id) = this.frames.pop_front() {
-                if let Some((event, more)) = this.channels.next_frame(id) {
-                    if more {
-                        // A run of frames from one channel while its buffer
-                        // is warm in the cache, then the next one's turn.
-                        this.run += 1;
-                        if this.run < FRAMES_PER_RUN {
-                            this.frames.push_front(id);
-                        } else {
-                            this.run = 0;
-                            this.frames.push_back(id);
-                        }
-                    } else {
-                        this.run = 0;
+            if !this.turn_due {
+                if let Some(id) = this.frames.pop_front() {
+                    if let Some(event) = this.cut_frame(id) {
+                        coop.made_progress();
+                        return Poll::Ready(Some(this.hand_out(event)));
                     }
-                    coop.made_progress();
-                    return Poll::Ready(Some(this.hand_out(event)));
+                    continue;
                 }
-                // Nothing buffered: the read registered the channel's waker.
-                this.run = 0;
-                continue;
             }
+            // Nothing to hand out, or a run of frames ended: a turn lets in
+            // what was woken meanwhile (accepts, other channels, writes), so
+            // one channel with endless buffered frames starves nobody.
+            this.turn_due = false;
             if this.ended {
                 return Poll::Ready(None);
             }
             this.idle.poll(cx, &mut this.channels, &this.limits);
-            match this.turn(MAX_EVENTS_PER_TURN) {
-                Turn::Idle => return Poll::Pending,
-                // `Full` leaves events to hand out: the loop yields one.
-                Turn::Worked | Turn::Full => {}
-                // Requeued keys wake the task: it comes back after the others ran.
-                Turn::OutOfBudget if this.events.is_empty() && this.frames.is_empty() => {
-                    return Poll::Pending
+            // Before the turn takes the woken keys: one woken after it wakes
+            // us. (Not needed while events are there to hand out.)
+            this.queue.register(cx.waker());
+            let turn = this.turn(MAX_EVENTS_PER_TURN);
+            // (Handles' commands applied by the turn may have queued events.)
+            if this.events.is_empty() && this.frames.is_empty() {
+                match turn {
+                    Turn::Idle => return Poll::Pending,
+                    // Requeued keys wake the task: it comes back after the others ran.
+                    Turn::OutOfBudget => return Poll::Pending,
+                    Turn::Worked | Turn::Full => {}
                 }
-                Turn::OutOfBudget => {}
             }
         }
         // Steps that only moved writes or found nothing to cut: let others
         // run, then go on.
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+impl Poller {
+    /// Cuts the next frame of `id` (popped from the front of `frames`):
+    /// its event, with `id` put back for more — in front while its run of
+    /// frames lasts (its buffer is warm in the cache), then at the back,
+    /// with a turn due. `None` if it had nothing to give.
+    fn cut_frame(&mut self, id: ChannelId) -> Option<Event> {
+        let Some((event, more)) = self.channels.next_frame(id) else {
+            // Nothing buffered: the read registered the channel's waker.
+            self.run = 0;
+            return None;
+        };
+        if !more {
+            self.run = 0;
+        } else if self.run + 1 < FRAMES_PER_RUN {
+            self.run += 1;
+            self.frames.push_front(id);
+        } else {
+            self.run = 0;
+            self.frames.push_back(id);
+            self.turn_due = true;
+        }
+        Some(event)
     }
 }
 
