@@ -5,16 +5,18 @@
 //!
 //! | driver | runs | decodes frames |
 //! |--------|------|----------------|
-//! | [`serve`] → [`Server::run`] | every connection of one or more listeners, in one task, on one [`Poller`](crate::Poller) | lazily, one frame at a time, in the driver |
+//! | [`serve`] → [`Server::run`] | every connection of one or more listeners, in one task, on one [`Poller`](crate::Poller) | lazily, one frame at a time, by the poller |
 //! | [`connect`], [`connect_unix`] | one client connection, in the caller's task | lazily, by its [`FramedChannel`](crate::FramedChannel) |
 //! | [`drive`] | any [`FramedChannel`](crate::FramedChannel) (a pipe, a child process, the test channel), in the caller's task | the same |
 //!
-//! Files: `conn.rs` ([`Conn`], what a callback acts through), `info.rs`
-//! (the ids), `server.rs` (the Poller-based server, its event loop in
-//! `server/dispatch.rs`), `client.rs` (the per-task driver).
+//! Files: `conn.rs` ([`Conn`], what a callback acts through),
+//! `conn_handle.rs` ([`ConnHandle`], the connection for other tasks),
+//! `info.rs` (the ids), `server.rs` (the Poller-based server, its event
+//! loop in `server/dispatch.rs`), `client.rs` (the per-task driver).
 
 mod client;
 mod conn;
+mod conn_handle;
 mod info;
 mod server;
 
@@ -26,6 +28,7 @@ use crate::{Error, PeerAddr};
 
 pub use self::client::{connect, connect_unix, drive};
 pub use self::conn::Conn;
+pub use self::conn_handle::ConnHandle;
 pub use self::info::{ConnId, ConnInfo};
 pub use self::server::{serve, Server, ServerHandle};
 
