@@ -46,7 +46,8 @@ pub use self::server::{serve, Server, ServerHandle};
 /// The callbacks act on the connection through [`Conn`]: `conn.write(..)`
 /// queues bytes (sent when the callback has returned), `conn.close()` ends
 /// it gracefully, `conn.set_framing(..)` changes how the *next* frame is cut
-/// (Pants' `read_delimiter`), exactly, in every driver.
+/// (Pants' `read_delimiter`), exactly, in every driver, and `conn.handle()`
+/// gives a [`ConnHandle`] through which another task replies later.
 ///
 /// The methods return `impl Future + Send` so that a [`Server`] and a
 /// client's future can be spawned on a multi-threaded runtime; implement
@@ -176,8 +177,11 @@ pub trait Handler: Send {
     }
 
     /// Called once everything the handler wrote has been flushed (handed to
-    /// the OS), Pants' "finished writing data": one call per time the
-    /// connection's output queue runs empty, however many writes filled it.
+    /// the OS), Pants' "finished writing data": after callbacks that wrote,
+    /// one call when the connection's output queue has drained, however
+    /// many writes filled it (in a [`Server`], the poller's
+    /// [`Event::Flushed`](crate::Event::Flushed)). Writes made through a
+    /// [`ConnHandle`] do not call it.
     /// Writing from here again is how to stream a large body piece by piece
     /// without queuing it all. Not called once the connection is closing
     /// or its input has ended: `on_close` says whether the last writes went
