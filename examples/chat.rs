@@ -6,20 +6,28 @@
 //! `Channel::stdio()` registered in the same poller as the clients, zero-copy
 //! broadcast (one `Bytes` per line, cloned to each receiver), flow control
 //! (`Error::QueueFull` disconnects a client that does not read), graceful
-//! `close` and `close_all`.
+//! `close` and `close_all`, a `PollerHandle` replying from a spawned task
+//! (`/slow`), and the poller's idle timeout (`--idle-timeout`).
 //!
 //! Run with: cargo run --example chat
 //!  join with: nc 127.0.0.1 7878   (or: nc -U $TMPDIR/iochannels-chat.sock)
 //!  self-test: cargo run --example chat -- --demo 50
 //!
 //! Clients send lines; each line goes to every other client as `NICK: line`.
-//! Commands: `/nick NAME`, `/who`, `/quit`. The console (stdin) takes
+//! Commands: `/nick NAME`, `/who`, `/slow TEXT` (answered a moment later,
+//! from another task, as `* slow: TEXT`), `/quit`. The console (stdin) takes
 //! `/who`, `/say TEXT`, `/kick NICK` and `/shutdown`. Lines starting with `*`
 //! are notices from the server.
 //!
 //! Options: `--tcp ADDR` (default 127.0.0.1:7878), `--unix PATH` (default
-//! `$TMPDIR/iochannels-chat.sock`), `--no-unix`, `--demo N`. At start the
-//! server prints `chat: listening on tcp ADDR [and unix PATH]` on stderr.
+//! `$TMPDIR/iochannels-chat.sock`), `--no-unix`, `--idle-timeout SECS` (a
+//! client that sends nothing for that long is disconnected; the others get
+//! `* NICK left (idle)`), `--demo N`. At start the server prints
+//! `chat: listening on tcp ADDR [and unix PATH]` on stderr.
+//!
+//! The idle timeout is the poller's, so it also closes a console left
+//! silent that long (the server goes on); and the idle client gets no
+//! goodbye line: the poller has begun closing it when the chat hears of it.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -36,7 +44,8 @@ use tokio::net::TcpListener;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-const USAGE: &str = "usage: chat [--tcp ADDR] [--unix PATH | --no-unix] | chat --demo N";
+const USAGE: &str =
+    "usage: chat [--tcp ADDR] [--unix PATH | --no-unix] [--idle-timeout SECS] | chat --demo N";
 const DEFAULT_TCP: &str = "127.0.0.1:7878";
 const SOCKET_NAME: &str = "iochannels-chat.sock";
 /// Longest line a client may send; a longer one ends that client.
@@ -45,6 +54,8 @@ const MAX_LINE: usize = 64 * 1024;
 const MAX_NICK: usize = 32;
 /// How long closing may wait for a client that does not read.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `/slow` takes to answer.
+const SLOW_DELAY: Duration = Duration::from_millis(200);
 /// Lines each demo client sends.
 const DEMO_LINES: usize = 20;
 /// The whole demo must finish within this.
@@ -65,8 +76,8 @@ async fn main() {
 
 async fn run() -> Result<i32, BoxError> {
     match Options::parse(std::env::args().skip(1))? {
-        Options::Serve { tcp, unix } => {
-            serve_forever(&tcp, unix.as_deref()).await?;
+        Options::Serve { tcp, unix, idle } => {
+            serve_forever(&tcp, unix.as_deref(), idle).await?;
             Ok(0)
         }
         Options::Demo { clients } => demo(clients).await,
@@ -77,8 +88,14 @@ async fn run() -> Result<i32, BoxError> {
 // Command line
 
 enum Options {
-    Serve { tcp: String, unix: Option<PathBuf> },
-    Demo { clients: usize },
+    Serve {
+        tcp: String,
+        unix: Option<PathBuf>,
+        idle: Option<Duration>,
+    },
+    Demo {
+        clients: usize,
+    },
 }
 
 impl Options {
@@ -88,6 +105,7 @@ impl Options {
         let mut unix = None;
         let mut no_unix = false;
         let mut demo = None;
+        let mut idle = None;
         while let Some(arg) = args.next() {
             let mut value = |name: &str| {
                 args.next()
@@ -97,6 +115,21 @@ impl Options {
                 "--tcp" => tcp = Some(value("--tcp")?),
                 "--unix" => unix = Some(PathBuf::from(value("--unix")?)),
                 "--no-unix" => no_unix = true,
+                "--idle-timeout" => {
+                    let secs = value("--idle-timeout")?;
+                    match secs
+                        .parse::<f64>()
+                        .ok()
+                        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                    {
+                        Some(d) if !d.is_zero() => idle = Some(d),
+                        _ => {
+                            return Err(format!(
+                            "--idle-timeout needs a number of seconds > 0, not {secs:?}\n{USAGE}"
+                        ))
+                        }
+                    }
+                }
                 "--demo" => {
                     let n = value("--demo")?;
                     match n.parse::<usize>() {
@@ -116,9 +149,9 @@ impl Options {
             return Err(format!("--unix and --no-unix exclude each other\n{USAGE}"));
         }
         if let Some(clients) = demo {
-            if tcp.is_some() || unix.is_some() || no_unix {
+            if tcp.is_some() || unix.is_some() || no_unix || idle.is_some() {
                 return Err(format!(
-                    "--demo picks its own addresses: no --tcp/--unix/--no-unix\n{USAGE}"
+                    "--demo picks its own settings: no --tcp/--unix/--no-unix/--idle-timeout\n{USAGE}"
                 ));
             }
             return Ok(Options::Demo { clients });
@@ -131,6 +164,7 @@ impl Options {
         Ok(Options::Serve {
             tcp: tcp.unwrap_or_else(|| DEFAULT_TCP.to_string()),
             unix,
+            idle,
         })
     }
 }
@@ -157,10 +191,16 @@ async fn bind_tcp(addr: &str) -> Result<TcpListener, BoxError> {
 
 /// The interactive server: listens, takes the console, serves until
 /// `/shutdown`, SIGINT or SIGTERM.
-async fn serve_forever(tcp: &str, unix: Option<&Path>) -> Result<(), BoxError> {
+async fn serve_forever(
+    tcp: &str,
+    unix: Option<&Path>,
+    idle: Option<Duration>,
+) -> Result<(), BoxError> {
     let mut poller = Poller::new(Framing::Lines);
     poller.set_max_frame_len(MAX_LINE);
     poller.set_close_timeout(CLOSE_TIMEOUT);
+    // The poller closes a silent client: `Closed { error: Some(TimedOut) }`.
+    poller.set_idle_timeout(idle);
 
     let unix = match unix {
         Some(path) => Some(bind_unix(path).await?),
@@ -290,7 +330,7 @@ impl Chat {
         self.broadcast(Some(id), notice);
         self.reply(
             id,
-            format!("* welcome, you are {nick} (commands: /nick NAME, /who, /quit)\n"),
+            format!("* welcome, you are {nick} (commands: /nick NAME, /who, /slow TEXT, /quit)\n"),
         );
         self.nicks.insert(id, nick);
     }
@@ -305,7 +345,11 @@ impl Chat {
                 Some(e) => eprintln!("chat: {nick} left ({e})"),
             }
         }
-        self.broadcast(None, Bytes::from(format!("* {nick} left\n")));
+        let why = match error {
+            Some(Error::TimedOut) => " (idle)",
+            _ => "",
+        };
+        self.broadcast(None, Bytes::from(format!("* {nick} left{why}\n")));
     }
 
     /// One line from a client: a command, or a message for the others.
@@ -320,6 +364,7 @@ impl Chat {
             match command {
                 "/nick" => self.cmd_nick(id, arg),
                 "/who" => self.reply(id, self.who_line()),
+                "/slow" => self.cmd_slow(id, arg),
                 "/quit" => {
                     self.reply(id, "* bye\n");
                     let _ = self.poller.close(id);
@@ -338,6 +383,19 @@ impl Chat {
         out.put_slice(line);
         out.put_u8(b'\n');
         self.broadcast(Some(id), out.freeze());
+    }
+
+    /// Answers from a spawned task, later, through a `PollerHandle`: how
+    /// long work (here a sleep) replies without holding up the poller's
+    /// task. If the client has left meanwhile, the write fails with
+    /// `Closed` and the answer is dropped.
+    fn cmd_slow(&mut self, id: ChannelId, text: &str) {
+        let handle = self.poller.handle();
+        let answer = Bytes::from(format!("* slow: {text}\n"));
+        tokio::spawn(async move {
+            tokio::time::sleep(SLOW_DELAY).await;
+            let _ = handle.write(id, answer);
+        });
     }
 
     fn cmd_nick(&mut self, id: ChannelId, name: &str) {

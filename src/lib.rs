@@ -62,8 +62,8 @@ pub use crate::error::{Error, Result};
 pub use crate::framed::{Connecting, FramedChannel};
 pub use crate::framing::{FrameCodec, Framing, DEFAULT_MAX_FRAME_LEN};
 pub use crate::handler::{
-    connect, connect_unix, drive, serve, Acceptor, Conn, ConnId, ConnInfo, Handler, Server,
-    ServerHandle,
+    connect, connect_unix, drive, serve, Acceptor, Conn, ConnHandle, ConnId, ConnInfo, Handler,
+    Server, ServerHandle,
 };
 pub use crate::monitor::{Interest, IoMonitor, Readiness};
 pub use crate::poller::UnixSocketListener;

@@ -1,6 +1,7 @@
 //! The `chat` example run as a child process: its `--demo` self-test, a real
-//! session with TCP clients and the stdin console, and what it does with a
-//! socket path that is stale, in use, or not a socket.
+//! session with TCP clients and the stdin console, `/slow` answered from
+//! another task, `--idle-timeout`, and what it does with a socket path that
+//! is stale, in use, or not a socket.
 
 mod support;
 
@@ -389,10 +390,108 @@ async fn bad_arguments_are_refused() {
         &["--demo", "0"],
         &["--tcp"],
         &["--unix", "/tmp/x.sock", "--no-unix"],
+        &["--idle-timeout", "0"],
+        &["--idle-timeout", "soon"],
+        &["--demo", "2", "--idle-timeout", "1"],
     ] {
         let chat = ChatProcess::start(args);
         let (status, log) = chat.exit().await;
         assert!(!status.success(), "chat accepted {args:?}:\n{log}");
         assert!(log.contains("usage: chat"), "no usage for {args:?}:\n{log}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_is_answered_later_from_another_task() {
+    let mut chat = ChatProcess::start(&["--tcp", "127.0.0.1:0", "--no-unix"]);
+    let (addr, _) = chat.listening().await;
+    let mut a = Client::tcp(addr).await;
+    let guest_a = a.welcome().await;
+    let mut b = Client::tcp(addr).await;
+    let guest_b = b.welcome().await;
+    a.expect(&format!("* {guest_b} joined\n")).await;
+
+    // The server goes on while the answer is being worked out.
+    let asked = std::time::Instant::now();
+    a.send("/slow take your time").await;
+    a.send("/who").await;
+    a.expect(&format!("* online (2): {guest_a} {guest_b}\n"))
+        .await;
+    b.send("meanwhile").await;
+    a.expect(&format!("{guest_b}: meanwhile\n")).await;
+    a.expect("* slow: take your time\n").await;
+    assert!(
+        asked.elapsed() >= Duration::from_millis(150),
+        "answered at once"
+    );
+
+    // An answer for a client that has left is dropped: nothing breaks.
+    b.send("/slow never read").await;
+    b.send("/quit").await;
+    b.expect("* bye\n").await;
+    b.eof().await;
+    a.expect(&format!("* {guest_b} left\n")).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.send("/who").await;
+    a.expect(&format!("* online (1): {guest_a}\n")).await;
+
+    chat.console("/shutdown").await;
+    assert_eq!(chat.console_reply().await, "* shutting down\n");
+    a.expect("* server shutting down\n").await;
+    a.eof().await;
+    let (status, log) = chat.exit().await;
+    assert!(status.success(), "chat exited with {status}:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_timeout_disconnects_a_silent_client_and_tells_the_others() {
+    let mut chat =
+        ChatProcess::start(&["--tcp", "127.0.0.1:0", "--no-unix", "--idle-timeout", "0.5"]);
+    let (addr, _) = chat.listening().await;
+    let joined = std::time::Instant::now();
+    let mut silent = Client::tcp(addr).await;
+    let guest_silent = silent.welcome().await;
+    let mut chatty = Client::tcp(addr).await;
+    let guest_chatty = chatty.welcome().await;
+    silent.expect(&format!("* {guest_chatty} joined\n")).await;
+
+    // The chatty client keeps talking (every 100 ms, well under the
+    // timeout) until it hears that the silent one left.
+    let mut heard = None;
+    for _ in 0..100 {
+        chatty.send("/who").await;
+        let line = chatty.line().await;
+        if line.starts_with("* online") {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        heard = Some(line);
+        break;
+    }
+    assert_eq!(heard, Some(format!("* {guest_silent} left (idle)\n")));
+    // The reply to the `/who` sent just before the notice.
+    assert!(chatty.line().await.starts_with("* online (1): "));
+    silent.eof().await;
+    let idle = joined.elapsed();
+    assert!(idle >= Duration::from_millis(450), "closed after {idle:?}");
+    chatty.send("/who").await;
+    chatty
+        .expect(&format!("* online (1): {guest_chatty}\n"))
+        .await;
+
+    // The console idled out too (the timeout is the poller's); stop with SIGTERM.
+    let pid = chat
+        .child
+        .id()
+        .and_then(|id| rustix::process::Pid::from_raw(id as i32));
+    rustix::process::kill_process(pid.expect("running"), rustix::process::Signal::TERM)
+        .expect("SIGTERM");
+    chatty.expect("* server shutting down\n").await;
+    chatty.eof().await;
+    let (status, log) = chat.exit().await;
+    assert!(status.success(), "chat exited with {status}:\n{log}");
+    assert!(
+        log.contains(&format!("chat: {guest_silent} left (timed out")),
+        "{log}"
+    );
 }

@@ -8,15 +8,20 @@
 //! Reading goes on while output is being flushed, so two peers that both
 //! write a lot do not deadlock; past a high-water mark of unsent output it
 //! pauses (as a [`Poller`](crate::Poller) does) until the peer reads.
+//! The same loop takes what the connection's [`ConnHandle`](super::ConnHandle)s
+//! sent (a `TaskQueue`, in `conn_handle.rs`): their writes are flushed
+//! without calling `on_write`, which paces only the handler's own writes.
 
 use std::future::poll_fn;
 use std::path::Path;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use tokio::net::ToSocketAddrs;
 
 use super::conn::{Conn, ConnState};
+use super::conn_handle::{Command, TaskQueue};
 use super::info::ConnInfo;
 use super::Handler;
 use crate::{Channel, Error, FramedChannel, Framing, PeerAddr};
@@ -192,41 +197,60 @@ pub async fn drive<H: Handler>(framed: FramedChannel, handler: H) -> H {
     run(framed, ConnInfo::new(None), handler).await
 }
 
-/// What woke the loop.
+/// What the driver does next.
 enum Step {
-    /// Everything written since the last `on_write` is flushed.
+    /// Everything the handler wrote since the last `on_write` is flushed.
     Flushed,
     /// The next frame.
     Frame(Bytes),
-    /// The input ended (or there is none and nothing is left to write).
+    /// The peer's end of input (every frame delivered), or a handle's close.
     End,
-    /// Reading failed, or a frame was bad.
     ReadFailed(Error),
-    /// Writing failed: the output is lost.
     WriteFailed(Error),
 }
 
-async fn run<H: Handler>(mut framed: FramedChannel, info: ConnInfo, mut handler: H) -> H {
+/// What the loop keeps between steps, beside the handler's `ConnState`.
+struct Driver {
+    framed: FramedChannel,
+    queue: Arc<TaskQueue>,
+    /// Commands taken from the handles; kept to reuse its memory.
+    commands: Vec<Command>,
+    readable: bool,
+    /// Flow control: reading stopped until the output drains.
+    paused: bool,
+    /// Handles wrote: flush, without an `on_write`.
+    handle_wrote: bool,
+}
+
+async fn run<H: Handler>(framed: FramedChannel, info: ConnInfo, mut handler: H) -> H {
     let mut state = ConnState::default();
-    let mut readable = true;
-    let mut paused = false;
+    let queue = Arc::new(TaskQueue::new(framed.is_writable()));
+    let mut d = Driver {
+        framed,
+        queue,
+        commands: Vec::new(),
+        readable: true,
+        paused: false,
+        handle_wrote: false,
+    };
     handler
-        .on_connect(&mut Conn::on_framed(&info, &mut state, &mut framed))
+        .on_connect(&mut Conn::on_framed(
+            &info,
+            &mut state,
+            &mut d.framed,
+            &d.queue,
+        ))
         .await;
     let mut write_failed = false;
     while !state.closing {
-        let step =
-            poll_fn(|cx| poll_step(cx, &mut framed, &state, &mut readable, &mut paused)).await;
+        let step = poll_fn(|cx| d.poll_step(cx, &mut state)).await;
+        if let Step::Flushed = step {
+            state.wrote = false;
+        }
+        let mut conn = Conn::on_framed(&info, &mut state, &mut d.framed, &d.queue);
         match step {
-            Step::Flushed => {
-                state.wrote = false;
-                let mut conn = Conn::on_framed(&info, &mut state, &mut framed);
-                handler.on_write(&mut conn).await;
-            }
-            Step::Frame(frame) => {
-                let mut conn = Conn::on_framed(&info, &mut state, &mut framed);
-                handler.on_read(&mut conn, frame).await;
-            }
+            Step::Flushed => handler.on_write(&mut conn).await,
+            Step::Frame(frame) => handler.on_read(&mut conn, frame).await,
             Step::End => break,
             Step::ReadFailed(e) => {
                 state.error = Some(e);
@@ -239,60 +263,99 @@ async fn run<H: Handler>(mut framed: FramedChannel, info: ConnInfo, mut handler:
             }
         }
     }
+    // From here a handle's call fails; what handles sent before still goes
+    // out with the rest (as a poller still sends replies after the peer's EOF).
+    for command in d.queue.end() {
+        d.apply(command, &mut state);
+    }
     let closed = if state.aborted || write_failed {
-        framed.abort();
+        d.framed.abort();
         Ok(())
     } else {
-        // Flushes what the handler queued (within the close timeout), then EOF.
-        framed.close().await
+        // Flushes what was queued (within the close timeout), then EOF.
+        d.framed.close().await
     };
     let error = state.error.take().or(closed.err());
     handler.on_close(&info, error).await;
     handler
 }
 
-fn poll_step(
-    cx: &mut Context<'_>,
-    framed: &mut FramedChannel,
-    state: &ConnState,
-    readable: &mut bool,
-    paused: &mut bool,
-) -> Poll<Step> {
-    if state.wrote {
-        match framed.poll_flush_sink(cx) {
-            Poll::Ready(Ok(())) => return Poll::Ready(Step::Flushed),
-            Poll::Ready(Err(e)) => return Poll::Ready(Step::WriteFailed(e)),
-            Poll::Pending => {}
+impl Driver {
+    /// One step: handles' commands, then flushing, then the next frame.
+    fn poll_step(&mut self, cx: &mut Context<'_>, state: &mut ConnState) -> Poll<Step> {
+        let mut commands = std::mem::take(&mut self.commands);
+        self.queue.poll_take(cx, &mut commands);
+        for command in commands.drain(..) {
+            self.apply(command, state);
         }
-    }
-    let unsent = framed.write_buffer_len();
-    if *paused && unsent <= LOW_WATER {
-        *paused = false;
-    } else if unsent >= HIGH_WATER {
-        *paused = true;
-    }
-    if !*readable {
-        return if state.wrote {
-            Poll::Pending
-        } else {
-            Poll::Ready(Step::End)
-        };
-    }
-    if *paused {
-        return Poll::Pending;
-    }
-    match framed.poll_read_frame(cx) {
-        Poll::Ready(Ok(Some(frame))) => Poll::Ready(Step::Frame(frame)),
-        Poll::Ready(Ok(None)) => Poll::Ready(Step::End),
-        Poll::Ready(Err(Error::NotReadable)) => {
-            *readable = false;
-            if state.wrote {
+        self.commands = commands;
+        if state.closing {
+            // A handle closed it, or a handle's write passed the limit.
+            return Poll::Ready(Step::End);
+        }
+        let framed = &mut self.framed;
+        if state.wrote || self.handle_wrote {
+            match framed.poll_flush_sink(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.handle_wrote = false;
+                    if state.wrote {
+                        return Poll::Ready(Step::Flushed);
+                    }
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Step::WriteFailed(e)),
+                Poll::Pending => {}
+            }
+        }
+        let writing = state.wrote || self.handle_wrote;
+        let unsent = framed.write_buffer_len();
+        if self.paused && unsent <= LOW_WATER {
+            self.paused = false;
+        } else if unsent >= HIGH_WATER {
+            self.paused = true;
+        }
+        if !self.readable {
+            return if writing {
                 Poll::Pending
             } else {
                 Poll::Ready(Step::End)
-            }
+            };
         }
-        Poll::Ready(Err(e)) => Poll::Ready(Step::ReadFailed(e)),
-        Poll::Pending => Poll::Pending,
+        if self.paused {
+            return Poll::Pending;
+        }
+        match framed.poll_read_frame(cx) {
+            Poll::Ready(Ok(Some(frame))) => Poll::Ready(Step::Frame(frame)),
+            Poll::Ready(Ok(None)) => Poll::Ready(Step::End),
+            Poll::Ready(Err(Error::NotReadable)) => {
+                self.readable = false;
+                if writing {
+                    Poll::Pending
+                } else {
+                    Poll::Ready(Step::End)
+                }
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Step::ReadFailed(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Carries out one handle command, as the server's poller would.
+    fn apply(&mut self, command: Command, state: &mut ConnState) {
+        match command {
+            // Closing already: dropped, as a poller drops it.
+            Command::Write(_) if state.closing => {}
+            Command::Write(data) => match self.framed.queue(&data) {
+                Ok(()) => self.handle_wrote = true,
+                Err(e @ Error::QueueFull { .. }) => {
+                    // The caller has returned: the connection's end says it.
+                    state.error = Some(e);
+                    state.closing = true;
+                    state.aborted = true;
+                }
+                // The channel refused it (closed meanwhile): nothing to send.
+                Err(_) => {}
+            },
+            Command::Close => state.closing = true,
+        }
     }
 }

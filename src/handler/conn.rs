@@ -1,10 +1,14 @@
 //! [`Conn`]: what a [`Handler`](crate::Handler) callback acts on its
-//! connection through, over either driver.
+//! connection through, over either driver. It only forwards: frames are
+//! cut, and output queued, by the poller (a server's) or by the
+//! `FramedChannel` (a per-task driver's); [`ConnHandle`] (in
+//! `conn_handle.rs`) is the same connection for other tasks.
 
 use bytes::Bytes;
 
+use super::conn_handle::{ConnHandle, TaskQueue};
 use super::info::{ConnId, ConnInfo};
-use crate::{ChannelId, Error, FrameCodec, FramedChannel, Framing, PeerAddr, Poller, Result};
+use crate::{ChannelId, Error, FramedChannel, Framing, PeerAddr, Poller, Result};
 
 /// What the driver keeps about a connection between callbacks.
 #[derive(Debug, Default)]
@@ -28,6 +32,7 @@ pub(crate) struct ConnState {
 /// | [`close`](Conn::close) | graceful: what is queued goes out, then the connection closes; no more `on_read` |
 /// | [`abort`](Conn::abort) | now: what is queued is dropped |
 /// | [`set_framing`](Conn::set_framing) | the next frame, and those after, are cut this way |
+/// | [`handle`](Conn::handle) | a [`ConnHandle`]: write and close from another task, later |
 ///
 /// # Examples
 ///
@@ -74,14 +79,20 @@ pub struct Conn<'a> {
 /// The connection underneath, by driver.
 #[derive(Debug)]
 enum Io<'a> {
-    /// A [`Server`](crate::Server)'s: the poller writes, the driver decodes.
+    /// A [`Server`](crate::Server)'s: the poller cuts frames and writes.
     Poller {
         poller: &'a mut Poller,
         id: ChannelId,
-        codec: &'a mut FrameCodec,
+        /// The framing last given to the poller for `id`, kept by the
+        /// server because the poller lends its channels only mutably.
+        framing: &'a mut Framing,
     },
-    /// A per-task driver's channel, which decodes lazily itself.
-    Framed(&'a mut FramedChannel),
+    /// A per-task driver's channel, which cuts frames lazily itself, and
+    /// the queue its [`ConnHandle`]s send through.
+    Framed {
+        framed: &'a mut FramedChannel,
+        queue: &'a std::sync::Arc<TaskQueue>,
+    },
 }
 
 impl<'a> Conn<'a> {
@@ -90,12 +101,16 @@ impl<'a> Conn<'a> {
         state: &'a mut ConnState,
         poller: &'a mut Poller,
         id: ChannelId,
-        codec: &'a mut FrameCodec,
+        framing: &'a mut Framing,
     ) -> Conn<'a> {
         Conn {
             info,
             state,
-            io: Io::Poller { poller, id, codec },
+            io: Io::Poller {
+                poller,
+                id,
+                framing,
+            },
         }
     }
 
@@ -103,11 +118,29 @@ impl<'a> Conn<'a> {
         info: &'a ConnInfo,
         state: &'a mut ConnState,
         framed: &'a mut FramedChannel,
+        queue: &'a std::sync::Arc<TaskQueue>,
     ) -> Conn<'a> {
         Conn {
             info,
             state,
-            io: Io::Framed(framed),
+            io: Io::Framed { framed, queue },
+        }
+    }
+
+    /// A handle to this connection for other tasks and threads: a callback
+    /// can hand long work to a spawned task, return, and let the task reply
+    /// (and close) through it later. See [`ConnHandle`] for what it can do
+    /// and when it stops working.
+    ///
+    /// # Examples
+    ///
+    /// See [`ConnHandle`].
+    pub fn handle(&self) -> ConnHandle {
+        match &self.io {
+            Io::Poller { poller, id, .. } => ConnHandle::on_poller(self.id(), poller.handle(), *id),
+            Io::Framed { queue, .. } => {
+                ConnHandle::on_task(self.id(), std::sync::Arc::clone(queue))
+            }
         }
     }
 
@@ -167,9 +200,9 @@ impl<'a> Conn<'a> {
     /// # Errors
     ///
     /// - [`Error::Closed`] after [`close`](Conn::close) or
-    ///   [`abort`](Conn::abort), or when the connection is already gone (in
-    ///   a [`Server`](crate::Server), from the `on_read` of a final partial
-    ///   frame delivered after the peer's end of input).
+    ///   [`abort`](Conn::abort), or when the connection is already gone.
+    ///   (A reply to the final partial frame that came with the peer's end
+    ///   of input is not refused: it goes out in every driver.)
     /// - [`Error::QueueFull`] if the queued output would pass its limit (8
     ///   MiB by default): the peer is not reading. Nothing is queued then.
     /// - [`Error::NotWritable`] if the channel has no write side; nothing is
@@ -185,7 +218,7 @@ impl<'a> Conn<'a> {
         let data = data.into();
         match &mut self.io {
             Io::Poller { poller, id, .. } => poller.write(*id, data)?,
-            Io::Framed(framed) => framed.queue(&data)?,
+            Io::Framed { framed, .. } => framed.queue(&data)?,
         }
         self.state.wrote = true;
         Ok(())
@@ -217,7 +250,7 @@ impl<'a> Conn<'a> {
     pub fn queued(&mut self) -> usize {
         match &mut self.io {
             Io::Poller { poller, id, .. } => poller.queued(*id).unwrap_or(0),
-            Io::Framed(framed) => framed.write_buffer_len(),
+            Io::Framed { framed, .. } => framed.write_buffer_len(),
         }
     }
 
@@ -276,7 +309,7 @@ impl<'a> Conn<'a> {
             Io::Poller { poller, id, .. } => {
                 let _ = poller.abort(*id);
             }
-            Io::Framed(framed) => framed.abort(),
+            Io::Framed { framed, .. } => framed.abort(),
         }
     }
 
@@ -316,23 +349,35 @@ impl<'a> Conn<'a> {
     /// ```
     pub fn framing(&self) -> &Framing {
         match &self.io {
-            Io::Poller { codec, .. } => codec.framing(),
-            Io::Framed(framed) => framed.framing(),
+            Io::Poller { framing, .. } => framing,
+            Io::Framed { framed, .. } => framed.framing(),
         }
     }
 
     /// Changes how frames are cut, from the very next frame on (Pants'
-    /// `read_delimiter`). Exact in every driver: frames are decoded one at a
-    /// time, as the handler takes them, so bytes already received are cut
-    /// the new way; none is lost or re-ordered.
+    /// `read_delimiter`). Exact in every driver: frames are cut one at a
+    /// time, as the handler takes them (by the server's poller, see
+    /// [`Poller::set_framing`], or by the driver's `FramedChannel`), so
+    /// bytes already received are cut the new way; none is lost or
+    /// re-ordered.
     ///
     /// # Examples
     ///
     /// See [`Conn`].
     pub fn set_framing(&mut self, framing: Framing) {
         match &mut self.io {
-            Io::Poller { codec, .. } => codec.set_framing(framing),
-            Io::Framed(framed) => framed.set_framing(framing),
+            Io::Poller {
+                poller,
+                id,
+                framing: current,
+            } => {
+                // Err only once the poller has ended the channel (its
+                // `Closed` is coming): no frame is left to cut either way.
+                if poller.set_framing(*id, framing.clone()).is_ok() {
+                    **current = framing;
+                }
+            }
+            Io::Framed { framed, .. } => framed.set_framing(framing),
         }
     }
 
@@ -366,8 +411,11 @@ impl<'a> Conn<'a> {
     /// ```
     pub fn set_max_frame_len(&mut self, n: usize) {
         match &mut self.io {
-            Io::Poller { codec, .. } => codec.set_max_frame_len(n),
-            Io::Framed(framed) => framed.set_max_frame_len(n),
+            Io::Poller { poller, id, .. } => {
+                // As in `set_framing`: Err only once no frame is left to cut.
+                let _ = poller.set_channel_max_frame_len(*id, n);
+            }
+            Io::Framed { framed, .. } => framed.set_max_frame_len(n),
         }
     }
 }

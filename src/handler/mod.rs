@@ -5,16 +5,18 @@
 //!
 //! | driver | runs | decodes frames |
 //! |--------|------|----------------|
-//! | [`serve`] → [`Server::run`] | every connection of one or more listeners, in one task, on one [`Poller`](crate::Poller) | lazily, one frame at a time, in the driver |
+//! | [`serve`] → [`Server::run`] | every connection of one or more listeners, in one task, on one [`Poller`](crate::Poller) | lazily, one frame at a time, by the poller |
 //! | [`connect`], [`connect_unix`] | one client connection, in the caller's task | lazily, by its [`FramedChannel`](crate::FramedChannel) |
 //! | [`drive`] | any [`FramedChannel`](crate::FramedChannel) (a pipe, a child process, the test channel), in the caller's task | the same |
 //!
-//! Files: `conn.rs` ([`Conn`], what a callback acts through), `info.rs`
-//! (the ids), `server.rs` (the Poller-based server, its event loop in
-//! `server/dispatch.rs`), `client.rs` (the per-task driver).
+//! Files: `conn.rs` ([`Conn`], what a callback acts through),
+//! `conn_handle.rs` ([`ConnHandle`], the connection for other tasks),
+//! `info.rs` (the ids), `server.rs` (the Poller-based server, its event
+//! loop in `server/dispatch.rs`), `client.rs` (the per-task driver).
 
 mod client;
 mod conn;
+mod conn_handle;
 mod info;
 mod server;
 
@@ -26,6 +28,7 @@ use crate::{Error, PeerAddr};
 
 pub use self::client::{connect, connect_unix, drive};
 pub use self::conn::Conn;
+pub use self::conn_handle::ConnHandle;
 pub use self::info::{ConnId, ConnInfo};
 pub use self::server::{serve, Server, ServerHandle};
 
@@ -43,7 +46,8 @@ pub use self::server::{serve, Server, ServerHandle};
 /// The callbacks act on the connection through [`Conn`]: `conn.write(..)`
 /// queues bytes (sent when the callback has returned), `conn.close()` ends
 /// it gracefully, `conn.set_framing(..)` changes how the *next* frame is cut
-/// (Pants' `read_delimiter`), exactly, in every driver.
+/// (Pants' `read_delimiter`), exactly, in every driver, and `conn.handle()`
+/// gives a [`ConnHandle`] through which another task replies later.
 ///
 /// The methods return `impl Future + Send` so that a [`Server`] and a
 /// client's future can be spawned on a multi-threaded runtime; implement
@@ -173,8 +177,11 @@ pub trait Handler: Send {
     }
 
     /// Called once everything the handler wrote has been flushed (handed to
-    /// the OS), Pants' "finished writing data": one call per time the
-    /// connection's output queue runs empty, however many writes filled it.
+    /// the OS), Pants' "finished writing data": after callbacks that wrote,
+    /// one call when the connection's output queue has drained, however
+    /// many writes filled it (in a [`Server`], the poller's
+    /// [`Event::Flushed`](crate::Event::Flushed)). Writes made through a
+    /// [`ConnHandle`] do not call it.
     /// Writing from here again is how to stream a large body piece by piece
     /// without queuing it all. Not called once the connection is closing
     /// or its input has ended: `on_close` says whether the last writes went

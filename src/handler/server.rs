@@ -2,24 +2,25 @@
 //! [`Handler`](crate::Handler) per accepted connection, all in one task;
 //! [`ServerHandle`] stops it.
 //!
-//! The poller reads each connection's bytes as they come (its framing is
-//! `Bytes`); the driver keeps a [`FrameCodec`](crate::FrameCodec) and a buffer per connection
-//! and cuts one frame at a time, calling `on_read` and waiting for it before
-//! cutting the next. So a framing changed in `on_read` cuts the very next
-//! frame, exactly, although the poller reads ahead (pitfall 6).
+//! The server sits directly on its [`Poller`]: the poller accepts, cuts
+//! each connection's frames (with the server's framing, and the frame
+//! limit) one at a time as it yields them, and queues and sends output.
+//! The driver only turns events into callbacks, awaiting each before it
+//! asks for the next event; so `Conn::set_framing`, which goes to
+//! [`Poller::set_framing`], cuts the very next frame, exactly (pitfall 6).
 //!
 //! | event | callbacks |
 //! |-------|-----------|
 //! | (start) | `Acceptor::on_listen` per listener |
 //! | `Accepted` | `Acceptor::on_accept` → handler, then `on_connect` |
-//! | `Data` | `on_read` per complete frame, in order |
-//! | the poller's turns emptied a connection's queue | `on_write` |
-//! | `Closed` | the last partial frame (clean end only) → `on_read`, then `on_close` |
+//! | `Data` | `on_read` (the last partial frame at the peer's EOF too) |
+//! | `Flushed`, asked for after a callback wrote, queue still empty | `on_write` |
+//! | `Closed` | `on_close` |
 //! | shutdown | `close_all`; `on_close` for each connection |
 
 mod dispatch;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -74,15 +75,11 @@ pub fn serve<A: Acceptor>(
     acceptor: A,
 ) -> Server<A> {
     let mut server = Server {
-        poller: Poller::new(Framing::Bytes),
+        poller: Poller::new(framing.clone()),
         acceptor,
         framing,
-        max_frame_len: crate::DEFAULT_MAX_FRAME_LEN,
         listening: Vec::new(),
         conns: HashMap::new(),
-        awaiting: Vec::new(),
-        flushed: VecDeque::new(),
-        since_check: 0,
         shared: Arc::new(Shared::default()),
     };
     server.add_listener(listener);
@@ -96,31 +93,29 @@ pub fn serve<A: Acceptor>(
 /// a callback that waits holds up every connection (as in Pants), so long
 /// work belongs in a spawned task.
 ///
-/// - Frames are cut by the server, one at a time as the handlers take them
-///   (the poller only reads bytes): a framing changed with
+/// - Frames are cut by the poller, one at a time as the handlers take
+///   them: a framing changed with
 ///   [`Conn::set_framing`](crate::Conn::set_framing) cuts the very next
 ///   frame, exactly, even from bytes already received.
-/// - `conn.write` queues in the poller, which sends as it turns; `on_write`
-///   comes once a connection's queue is seen empty (see below).
+/// - `conn.write` queues in the poller, which sends as it turns; after a
+///   callback that wrote, `on_write` comes once everything queued for that
+///   connection has been handed to the OS (the poller's
+///   [`Event::Flushed`](crate::Event::Flushed)), once however many writes
+///   filled the queue.
+/// - A callback may hand long work to a spawned task, which replies later
+///   through a [`ConnHandle`](crate::ConnHandle) from
+///   [`Conn::handle`](crate::Conn::handle).
 /// - A frame error ([`Error::FrameTooLong`](crate::Error::FrameTooLong), an
-///   invalid framing) ends the connection: it is closed gracefully, replies
-///   already queued go out, and `on_close` gets the error.
-/// - At the peer's end of input every complete frame has been delivered
-///   (and replies to them go out). The connection has then left the poller,
-///   so a final *partial* frame (a last line without its newline) is still
-///   given to `on_read`, but a reply to it fails with
-///   [`Error::Closed`](crate::Error::Closed). The per-task drivers
-///   ([`connect`](crate::connect), [`drive`](crate::drive)) have no such limit.
+///   invalid framing) ends the connection and `on_close` gets the error.
+/// - At the peer's end of input every frame has been delivered, the final
+///   partial one (a last line without its newline) included, while the
+///   connection is still open: replies to them all go out.
 ///
 /// # Implementation
 ///
-/// Per event: O(1) map work, one copy of the received bytes into the
-/// connection's buffer, and the codec's scan. `on_write` is found by
-/// checking the queues of the connections that wrote (`Poller::queued`)
-/// whenever the poller has nothing more to yield, and at least once per as
-/// many events as there are such connections: amortised O(1) per event, at
-/// the price that under a steady stream of events `on_write` may come a
-/// little after the flush.
+/// Per event: one map lookup and the callback; no copy of the received
+/// bytes (each frame is the poller's), no scan of idle connections (`on_write`
+/// comes from the poller's `Flushed`, asked for per connection that wrote).
 ///
 /// # Examples
 ///
@@ -128,18 +123,11 @@ pub fn serve<A: Acceptor>(
 pub struct Server<A: Acceptor> {
     poller: Poller,
     acceptor: A,
-    /// What new connections start with.
+    /// What new connections start with (the poller's framing too).
     framing: Framing,
-    max_frame_len: usize,
     /// Listener addresses still to announce with `on_listen`.
     listening: Vec<PeerAddr>,
     conns: HashMap<ChannelId, Slot<A::Handler>>,
-    /// Connections that wrote, whose queue was not yet seen empty.
-    awaiting: Vec<ChannelId>,
-    /// Connections whose queue was seen empty: `on_write` is due.
-    flushed: VecDeque<ChannelId>,
-    /// Events yielded since `awaiting` was last checked.
-    since_check: usize,
     shared: Arc<Shared>,
 }
 
@@ -264,7 +252,8 @@ impl<A: Acceptor> Server<A> {
     /// # }
     /// ```
     pub fn set_max_frame_len(&mut self, n: usize) {
-        self.max_frame_len = n;
+        // The poller cuts the frames: it gives accepted clients this limit.
+        self.poller.set_max_frame_len(n);
     }
 
     /// Sets how long a graceful close may wait for a peer that does not

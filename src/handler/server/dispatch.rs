@@ -1,44 +1,46 @@
-//! The server's event loop: one [`Event`] at a time into callbacks, frames
-//! cut lazily per connection, and `on_write` from the poller's queues.
+//! The server's event loop: one [`Event`] at a time into callbacks. It cuts
+//! no frames and copies no bytes: the poller cuts each frame as it is
+//! yielded, and the next is only asked for once the callback has returned.
 //!
-//! Per connection (`Slot`): `buf` holds received bytes not yet cut; frames
-//! are cut one at a time and each `on_read` returns before the next is cut,
-//! so a framing changed in a callback applies to the next frame. `watched`
-//! says the connection is in `awaiting` (it wrote; its queue was not yet
-//! seen empty) or in `flushed` (seen empty: `on_write` is due, once its
-//! queue is checked empty again at dispatch, since a callback may have
-//! written in between).
+//! Per connection (`Slot`): the handler, its `ConnState`, the framing last
+//! set (a mirror for `Conn::framing`), and `flush_asked`:
+//!
+//! | `wrote` | `flush_asked` | meaning | leaves when |
+//! |---------|---------------|---------|-------------|
+//! | no  | no  | nothing of the handler's waits | a callback writes → `notify_flushed`, (yes, yes) |
+//! | yes | yes | an `Event::Flushed` is coming  | it comes with the queue empty → `on_write`, (no, no), or a callback writes more then (yes, yes) again; the connection closes → `Closed` |
+//!
+//! `Flushed` only comes once everything queued for the connection has been
+//! handed to the OS; one that was queued before a later write (the poller
+//! queues events a turn ahead) finds the queue not empty and asks again.
 
 use std::future::poll_fn;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
-use bytes::BytesMut;
 use futures::StreamExt;
-use tokio_util::codec::Decoder;
 
 use super::Server;
 use crate::handler::conn::{Conn, ConnState};
 use crate::handler::info::ConnInfo;
 use crate::handler::{Acceptor, Handler};
-use crate::{ChannelId, Error, Event, FrameCodec, Poller};
+use crate::{ChannelId, Error, Event, Framing, Poller};
 
 /// One connection of a server.
 pub(super) struct Slot<H> {
     handler: H,
     info: ConnInfo,
     state: ConnState,
-    codec: FrameCodec,
-    /// Received bytes not yet cut into frames.
-    buf: BytesMut,
-    /// In `awaiting` or `flushed` now.
-    watched: bool,
+    /// The framing last given to the poller for this connection.
+    framing: Framing,
+    /// `notify_flushed` was asked and its `Flushed` not yet taken.
+    flush_asked: bool,
 }
 
 impl<H> Slot<H> {
     /// The handler, and the `Conn` its callback acts through.
     fn split<'a>(&'a mut self, poller: &'a mut Poller, id: ChannelId) -> (&'a mut H, Conn<'a>) {
-        let conn = Conn::on_poller(&self.info, &mut self.state, poller, id, &mut self.codec);
+        let conn = Conn::on_poller(&self.info, &mut self.state, poller, id, &mut self.framing);
         (&mut self.handler, conn)
     }
 }
@@ -46,23 +48,14 @@ impl<H> Slot<H> {
 /// What the driver does next.
 enum Step {
     Event(Event),
-    /// `flushed` has connections due for `on_write`.
-    Flushed,
     Shutdown,
 }
 
 impl<A: Acceptor> Server<A> {
-    /// Dispatches events and `on_write`s until shutdown is asked for.
+    /// Dispatches events until shutdown is asked for.
     pub(super) async fn serve_until_shutdown(&mut self) {
-        loop {
-            while let Some(id) = self.flushed.pop_front() {
-                self.dispatch_write(id).await;
-            }
-            match poll_fn(|cx| self.poll_step(cx)).await {
-                Step::Event(event) => self.dispatch(event).await,
-                Step::Flushed => {}
-                Step::Shutdown => break,
-            }
+        while let Step::Event(event) = poll_fn(|cx| self.poll_step(cx)).await {
+            self.dispatch(event).await;
         }
     }
 
@@ -87,110 +80,61 @@ impl<A: Acceptor> Server<A> {
             return Poll::Ready(Step::Shutdown);
         }
         match self.poller.poll_next_unpin(cx) {
-            Poll::Ready(Some(event)) => {
-                self.since_check += 1;
-                if self.since_check > self.awaiting.len() {
-                    self.check_flushed();
-                }
-                Poll::Ready(Step::Event(event))
-            }
+            Poll::Ready(Some(event)) => Poll::Ready(Step::Event(event)),
             // Only after `close_all`, which only shutdown calls.
             Poll::Ready(None) => Poll::Ready(Step::Shutdown),
-            Poll::Pending => {
-                // The poller's turns sent what they could: see whose queue emptied.
-                self.check_flushed();
-                if self.flushed.is_empty() {
-                    Poll::Pending
-                } else {
-                    Poll::Ready(Step::Flushed)
-                }
-            }
+            Poll::Pending => Poll::Pending,
         }
-    }
-
-    /// Moves the connections whose queue is empty from `awaiting` to `flushed`.
-    fn check_flushed(&mut self) {
-        self.since_check = 0;
-        let poller = &mut self.poller;
-        let flushed = &mut self.flushed;
-        let conns = &mut self.conns;
-        self.awaiting.retain(|&id| match poller.queued(id) {
-            Some(0) => {
-                flushed.push_back(id);
-                false
-            }
-            Some(_) => true,
-            None => {
-                if let Some(slot) = conns.get_mut(&id) {
-                    slot.watched = false;
-                }
-                false
-            }
-        });
     }
 
     async fn dispatch(&mut self, event: Event) {
         match event {
             Event::Accepted { id, peer, .. } => {
-                let mut codec = FrameCodec::new(self.framing.clone());
-                codec.set_max_frame_len(self.max_frame_len);
                 let handler = self.acceptor.on_accept(&peer);
                 let slot = self.conns.entry(id).or_insert(Slot {
                     handler,
                     info: ConnInfo::new(Some(peer)),
                     state: ConnState::default(),
-                    codec,
-                    buf: BytesMut::new(),
-                    watched: false,
+                    framing: self.framing.clone(),
+                    flush_asked: false,
                 });
                 let (handler, mut conn) = slot.split(&mut self.poller, id);
                 handler.on_connect(&mut conn).await;
-                self.watch(id);
+                self.after_callback(id);
             }
             Event::Data { id, data } => {
                 let Some(slot) = self.conns.get_mut(&id) else {
                     return;
                 };
                 if slot.state.closing {
-                    // Read before the close: no more frames are delivered.
+                    // An abort left the channel in the poller a moment; no
+                    // frame is delivered after a close.
                     return;
                 }
-                if slot.buf.is_empty() {
-                    slot.buf = BytesMut::from(data);
-                } else {
-                    slot.buf.extend_from_slice(&data);
-                }
-                read_frames(slot, &mut self.poller, id, false).await;
-                if slot.buf.is_empty() {
-                    // Idle connections hold no read buffer.
-                    slot.buf = BytesMut::new();
-                }
-                self.watch(id);
+                let (handler, mut conn) = slot.split(&mut self.poller, id);
+                handler.on_read(&mut conn, data).await;
+                self.after_callback(id);
             }
-            // Reported for operators; the server goes on accepting.
-            Event::AcceptError { .. } | Event::Flushed { .. } => {}
+            Event::Flushed { id } => self.dispatch_write(id).await,
             Event::Closed { id, error } => {
-                let Some(mut slot) = self.conns.remove(&id) else {
-                    return;
-                };
-                if error.is_none() {
-                    // A clean end: the last partial frame, as a FramedChannel gives it.
-                    read_frames(&mut slot, &mut self.poller, id, true).await;
+                if let Some(slot) = self.conns.remove(&id) {
+                    finish(slot, error).await;
                 }
-                finish(slot, error).await;
             }
-            // The server registers no datagram channels.
-            Event::Datagram { .. } | Event::DatagramError { .. } => {}
+            // Reported for operators; the server goes on accepting. The
+            // server registers no datagram channels.
+            Event::AcceptError { .. } | Event::Datagram { .. } | Event::DatagramError { .. } => {}
         }
     }
 
-    /// After a callback: a connection that wrote waits for its queue to empty.
-    fn watch(&mut self, id: ChannelId) {
-        if let Some(slot) = self.conns.get_mut(&id) {
-            if slot.state.wrote && !slot.state.closing && !slot.watched {
-                slot.watched = true;
-                self.awaiting.push(id);
-            }
+    /// After a callback: if it wrote, ask the poller to say when all is sent.
+    fn after_callback(&mut self, id: ChannelId) {
+        let Some(slot) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if slot.state.wrote && !slot.state.closing && !slot.flush_asked {
+            // Err only if the poller is ending the channel: `Closed` is coming.
+            slot.flush_asked = self.poller.notify_flushed(id).is_ok();
         }
     }
 
@@ -198,50 +142,19 @@ impl<A: Acceptor> Server<A> {
         let Some(slot) = self.conns.get_mut(&id) else {
             return;
         };
-        slot.watched = false;
+        slot.flush_asked = false;
         if slot.state.closing || !slot.state.wrote {
             return;
         }
         if self.poller.queued(id) != Some(0) {
-            // Written to again since it was seen empty.
-            self.watch(id);
+            // Written to again after the poller queued this event: wait for that too.
+            self.after_callback(id);
             return;
         }
         slot.state.wrote = false;
         let (handler, mut conn) = slot.split(&mut self.poller, id);
         handler.on_write(&mut conn).await;
-        self.watch(id);
-    }
-}
-
-/// Cuts frames off the connection's buffer one at a time, each delivered to
-/// `on_read` before the next is cut, until none is complete or the
-/// connection is closing. A frame error ends the connection (as in a
-/// Poller): it is closed gracefully and the error kept for `on_close`.
-async fn read_frames<H: Handler>(
-    slot: &mut Slot<H>,
-    poller: &mut Poller,
-    id: ChannelId,
-    eof: bool,
-) {
-    while !slot.state.closing {
-        let decoded = if eof {
-            slot.codec.decode_eof(&mut slot.buf)
-        } else {
-            slot.codec.decode(&mut slot.buf)
-        };
-        match decoded {
-            Ok(Some(frame)) => {
-                let (handler, mut conn) = slot.split(poller, id);
-                handler.on_read(&mut conn, frame).await;
-            }
-            Ok(None) => return,
-            Err(e) => {
-                slot.state.error = Some(e);
-                slot.state.closing = true;
-                let _ = poller.close(id);
-            }
-        }
+        self.after_callback(id);
     }
 }
 
