@@ -245,7 +245,6 @@ async fn on_write_comes_once_after_a_slow_reader_took_all_but_the_socket_buffers
 
 /// Echoes lines; the server's frame limit is 8.
 #[tokio::test]
-#[ignore = "poller: a frame error ends the channel without flushing the replies queued before it (src/poller/channel_turn.rs, next_frame)"]
 async fn too_long_a_frame_after_a_reply_keeps_the_reply() -> TestResult {
     struct Echo;
     impl Handler for Echo {

@@ -336,7 +336,6 @@ async fn a_handle_write_past_the_queue_limit_ends_the_connection() -> TestResult
 /// without waking anything and the turn that ran it returns `Idle`
 /// (src/poller/stream.rs), so it waits for the next unrelated wake-up.
 #[tokio::test]
-#[ignore = "poller: the Closed queued by a handle's QueueFull is not yielded until the poller is woken"]
 async fn a_handle_write_past_the_queue_limit_ends_a_quiet_connection() -> TestResult {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
