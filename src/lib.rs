@@ -68,7 +68,7 @@ pub use crate::handler::{
 pub use crate::monitor::{Interest, IoMonitor, Readiness};
 pub use crate::poller::UnixSocketListener;
 pub use crate::poller::{
-    ChannelId, Event, Listener, PeerAddr, Poller, PollerHandle, PollerStats, ServerId,
+    ChannelId, ChannelMap, Event, Listener, PeerAddr, Poller, PollerHandle, PollerStats, ServerId,
 };
 pub use crate::queue::{Closed, Queue, QueueClosed, TryGetError, TryPutError};
 

@@ -4,6 +4,7 @@
 
 mod bytes;
 mod framings;
+mod handle;
 mod harness;
 mod lines;
 mod memory;
@@ -29,6 +30,7 @@ fn main() {
     lines::run(&h);
     framings::run(&h);
     poller::run(&h);
+    handle::run(&h);
     memory::run(&h);
     write_file::run(&h);
     relay::run(&h);

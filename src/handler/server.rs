@@ -20,7 +20,6 @@
 
 mod dispatch;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -30,7 +29,7 @@ use futures::task::AtomicWaker;
 
 use self::dispatch::Slot;
 use super::Acceptor;
-use crate::{ChannelId, Framing, Listener, PeerAddr, Poller};
+use crate::{ChannelMap, Framing, Listener, PeerAddr, Poller};
 
 /// Runs `acceptor`'s handlers on the connections of `listener`, each
 /// reading frames of `framing` (until a handler changes its own). Nothing
@@ -79,7 +78,7 @@ pub fn serve<A: Acceptor>(
         acceptor,
         framing,
         listening: Vec::new(),
-        conns: HashMap::new(),
+        conns: ChannelMap::new(),
         shared: Arc::new(Shared::default()),
     };
     server.add_listener(listener);
@@ -127,7 +126,7 @@ pub struct Server<A: Acceptor> {
     framing: Framing,
     /// Listener addresses still to announce with `on_listen`.
     listening: Vec<PeerAddr>,
-    conns: HashMap<ChannelId, Slot<A::Handler>>,
+    conns: ChannelMap<Slot<A::Handler>>,
     shared: Arc<Shared>,
 }
 

@@ -13,6 +13,7 @@
 //! is the public face: registering, writing, the batch `poll`, and the turn
 //! loop behind the `Stream`.
 
+mod channel_map;
 mod channel_turn;
 mod channels;
 mod closing;
@@ -49,6 +50,7 @@ use self::server::Server;
 use self::slab::Slab;
 use crate::{FramedChannel, Framing, Result};
 
+pub use self::channel_map::ChannelMap;
 pub use self::event::{ChannelId, Event, PeerAddr, ServerId};
 pub use self::handle::PollerHandle;
 pub use self::server::Listener;

@@ -64,12 +64,12 @@ impl<A: Acceptor> Server<A> {
         self.poller.close_all().await;
         while let Some(event) = self.poller.next().await {
             if let Event::Closed { id, error } = event {
-                if let Some(slot) = self.conns.remove(&id) {
+                if let Some(slot) = self.conns.remove(id) {
                     finish(slot, error).await;
                 }
             }
         }
-        for (_, slot) in self.conns.drain() {
+        for (_, slot) in self.conns.drain().collect::<Vec<_>>() {
             finish(slot, None).await;
         }
     }
@@ -91,19 +91,25 @@ impl<A: Acceptor> Server<A> {
         match event {
             Event::Accepted { id, peer, .. } => {
                 let handler = self.acceptor.on_accept(&peer);
-                let slot = self.conns.entry(id).or_insert(Slot {
-                    handler,
-                    info: ConnInfo::new(Some(peer)),
-                    state: ConnState::default(),
-                    framing: self.framing.clone(),
-                    flush_asked: false,
-                });
+                self.conns.insert(
+                    id,
+                    Slot {
+                        handler,
+                        info: ConnInfo::new(Some(peer)),
+                        state: ConnState::default(),
+                        framing: self.framing.clone(),
+                        flush_asked: false,
+                    },
+                );
+                let Some(slot) = self.conns.get_mut(id) else {
+                    return;
+                };
                 let (handler, mut conn) = slot.split(&mut self.poller, id);
                 handler.on_connect(&mut conn).await;
                 self.after_callback(id);
             }
             Event::Data { id, data } => {
-                let Some(slot) = self.conns.get_mut(&id) else {
+                let Some(slot) = self.conns.get_mut(id) else {
                     return;
                 };
                 if slot.state.closing {
@@ -117,7 +123,7 @@ impl<A: Acceptor> Server<A> {
             }
             Event::Flushed { id } => self.dispatch_write(id).await,
             Event::Closed { id, error } => {
-                if let Some(slot) = self.conns.remove(&id) {
+                if let Some(slot) = self.conns.remove(id) {
                     finish(slot, error).await;
                 }
             }
@@ -129,7 +135,7 @@ impl<A: Acceptor> Server<A> {
 
     /// After a callback: if it wrote, ask the poller to say when all is sent.
     fn after_callback(&mut self, id: ChannelId) {
-        let Some(slot) = self.conns.get_mut(&id) else {
+        let Some(slot) = self.conns.get_mut(id) else {
             return;
         };
         if slot.state.wrote && !slot.state.closing && !slot.flush_asked {
@@ -139,7 +145,7 @@ impl<A: Acceptor> Server<A> {
     }
 
     async fn dispatch_write(&mut self, id: ChannelId) {
-        let Some(slot) = self.conns.get_mut(&id) else {
+        let Some(slot) = self.conns.get_mut(id) else {
             return;
         };
         slot.flush_asked = false;
