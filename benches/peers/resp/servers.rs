@@ -15,14 +15,14 @@
 //! sees one frame at a time: one `conn.write` per reply (the poller's write
 //! queue then copies small writes into one buffer).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use iochannels::{
-    serve, Conn, ConnInfo, Error, Event, Framing, Handler, PeerAddr, Poller, ServerHandle,
+    serve, ChannelMap, Conn, ConnInfo, Error, Event, Framing, Handler, PeerAddr, Poller,
+    ServerHandle,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -112,7 +112,7 @@ struct PollerConn {
 pub async fn poller(listener: TcpListener, conns: usize) -> Result<usize, String> {
     let mut poller = Poller::new(Framing::Bytes);
     poller.add_server(listener);
-    let mut open = HashMap::new();
+    let mut open = ChannelMap::new();
     let mut args = Vec::with_capacity(4);
     let mut out = BytesMut::with_capacity(READ_ROOM);
     let (mut handled, mut closed) = (0, 0);
@@ -122,7 +122,7 @@ pub async fn poller(listener: TcpListener, conns: usize) -> Result<usize, String
                 open.insert(id, PollerConn::default());
             }
             Some(Event::Data { id, data }) => {
-                let conn = open.get_mut(&id).ok_or("data from an unknown channel")?;
+                let conn = open.get_mut(id).ok_or("data from an unknown channel")?;
                 if conn.buf.is_empty() {
                     // No copy when the chunk's allocation is ours alone.
                     conn.buf = BytesMut::from(data);
@@ -137,7 +137,7 @@ pub async fn poller(listener: TcpListener, conns: usize) -> Result<usize, String
                 }
             }
             Some(Event::Closed { id, error }) => {
-                let conn = open.remove(&id).ok_or("an unknown channel closed")?;
+                let conn = open.remove(id).ok_or("an unknown channel closed")?;
                 if let Some(e) = error {
                     return Err(format!("a connection failed: {e}"));
                 }
@@ -159,7 +159,7 @@ pub async fn poller(listener: TcpListener, conns: usize) -> Result<usize, String
 pub async fn poller_framed(listener: TcpListener, conns: usize) -> Result<usize, String> {
     let mut poller = Poller::new(Framing::Lines);
     poller.add_server(listener);
-    let mut open = HashMap::new();
+    let mut open = ChannelMap::new();
     let (mut handled, mut closed) = (0, 0);
     while closed < conns {
         match poller.next().await {
@@ -167,7 +167,7 @@ pub async fn poller_framed(listener: TcpListener, conns: usize) -> Result<usize,
                 open.insert(id, RespCutter::new(Framing::Lines));
             }
             Some(Event::Data { id, data }) => {
-                let cutter = open.get_mut(&id).ok_or("data from an unknown channel")?;
+                let cutter = open.get_mut(id).ok_or("data from an unknown channel")?;
                 let Reaction { framing, reply } = cutter.on_frame(data)?;
                 if let Some(framing) = framing {
                     poller
@@ -179,7 +179,7 @@ pub async fn poller_framed(listener: TcpListener, conns: usize) -> Result<usize,
                 }
             }
             Some(Event::Closed { id, error }) => {
-                let cutter = open.remove(&id).ok_or("an unknown channel closed")?;
+                let cutter = open.remove(id).ok_or("an unknown channel closed")?;
                 if let Some(e) = error {
                     return Err(format!("a connection failed: {e}"));
                 }
