@@ -174,3 +174,40 @@ async fn per_channel_frame_limit_and_unknown_ids() {
         Some(iochannels::DEFAULT_MAX_FRAME_LEN)
     );
 }
+
+#[tokio::test]
+async fn take_frame_cuts_the_burst_exactly_and_leaves_errors_to_events() {
+    let (mut poller, id, mut peer) = setup();
+    poller
+        .set_channel_max_frame_len(id, 16)
+        .expect("registered");
+    peer.put(INPUT);
+    peer.put("a line far longer than sixteen bytes\n");
+    peer.close();
+    let mut frames = Vec::new();
+    let error = loop {
+        match within(poller.next()).await.expect("poller ended") {
+            Event::Data { id: from, data } => {
+                assert_eq!(from, id);
+                let mut frame = Some(data);
+                while let Some(data) = frame {
+                    frames.extend(handle(&mut poller, id, Event::Data { id, data }));
+                    frame = poller.take_frame(id);
+                }
+            }
+            Event::Closed { id: from, error } => {
+                assert_eq!(from, id);
+                break error;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    // "last" has no newline: the over-long line joins it, so the end is
+    // that frame's error, reported once, as an event.
+    assert_eq!(&frames[..FRAMES.len() - 1], &FRAMES[..FRAMES.len() - 1]);
+    assert!(
+        matches!(error, Some(Error::FrameTooLong { limit: 16 })),
+        "{error:?}"
+    );
+    assert!(poller.take_frame(id).is_none());
+}

@@ -87,6 +87,9 @@ pub struct FramedChannel {
     ending: Option<Ending>,
     /// The `Stream` yielded an error that is not recoverable and has ended.
     stream_ended: bool,
+    /// An error met by `buffered_frame`, for the next read to report
+    /// (boxed: rare, and a poller holds thousands of these).
+    pending_error: Option<Box<Error>>,
     /// How long a graceful `close()` may take.
     close_timeout: Duration,
     /// How long a closing socket waits for more input before release.
@@ -122,11 +125,29 @@ impl FramedChannel {
             closed: false,
             ending: None,
             stream_ended: false,
+            pending_error: None,
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             linger: LINGER_IDLE,
             close_clock: None,
             released: false,
             queue_limit: DEFAULT_QUEUE_LIMIT,
+        }
+    }
+
+    /// The next frame if one is whole in the read buffer now, without
+    /// reading from the channel; `None` otherwise (or on an error, which the
+    /// next read reports).
+    pub(crate) fn buffered_frame(&mut self) -> Option<Bytes> {
+        if self.closed {
+            return None;
+        }
+        match self.reader.buffered_frame(&mut self.codec)? {
+            Ok(frame) => Some(frame),
+            // Left for the next read to report (the codec's state says so).
+            Err(e) => {
+                self.pending_error = Some(Box::new(e));
+                None
+            }
         }
     }
 
@@ -139,6 +160,9 @@ impl FramedChannel {
     pub fn poll_read_frame(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
         if self.closed {
             return Poll::Ready(Err(Error::Closed));
+        }
+        if let Some(e) = self.pending_error.take() {
+            return Poll::Ready(Err(self.name_endpoint(*e)));
         }
         match self.reader.buffered_frame(&mut self.codec) {
             Some(Ok(frame)) => return Poll::Ready(Ok(Some(frame))),

@@ -19,6 +19,16 @@ use super::{ChannelId, Event};
 use crate::{Error, FramedChannel};
 
 impl Channels {
+    /// The next frame of `id` if one is whole in its buffer now (no read,
+    /// no event): for a consumer that handles a channel's burst in one go.
+    pub(crate) fn take_frame(&mut self, id: ChannelId) -> Option<bytes::Bytes> {
+        let entry = self.slots.get_mut(id.index, id.generation)?;
+        if entry.state != State::Open || entry.paused || !entry.readable {
+            return None;
+        }
+        entry.framed.buffered_frame()
+    }
+
     /// Cuts the next frame of `id` (reading if none is buffered): its
     /// `Data`, or its `Closed` once its input ended or failed. `more` says
     /// whether `id` goes back on the frame queue. `None` if there is

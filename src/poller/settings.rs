@@ -185,6 +185,47 @@ impl Poller {
         Ok(())
     }
 
+    /// The next frame of channel `id`, if one is whole among the bytes the
+    /// poller has read from it, cut now: what its next
+    /// [`Event::Data`](crate::Event::Data) would have carried (the event is
+    /// then not yielded). `None` when none is whole yet — its next frame
+    /// comes as an event — or the channel is not being read.
+    ///
+    /// A consumer that gets a `Data` can take the rest of that channel's
+    /// burst this way, in a loop, without a trip through the `Stream` per
+    /// frame; it stays exact with [`set_framing`](Poller::set_framing)
+    /// (frames are still cut one at a time), and errors and the end still
+    /// come as events, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use iochannels::{Channel, Event, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let (channel, mut peer) = Channel::test();
+    /// let id = poller.register(channel.framed(Framing::Lines));
+    /// peer.put("one\ntwo\nthree\npart");
+    /// let mut lines = Vec::new();
+    /// if let Some(Event::Data { data, .. }) = poller.next().await {
+    ///     lines.push(data);
+    ///     while let Some(more) = poller.take_frame(id) {
+    ///         lines.push(more);
+    ///     }
+    /// }
+    /// assert_eq!(lines, ["one\n", "two\n", "three\n"]);
+    /// # }
+    /// ```
+    pub fn take_frame(&mut self, id: ChannelId) -> Option<bytes::Bytes> {
+        if is_datagram(id) {
+            return None;
+        }
+        self.channels.take_frame(id)
+    }
+
     /// Sets the frame limit of channel `id` alone, from its next frame on
     /// ([`set_max_frame_len`](Poller::set_max_frame_len) sets it for the
     /// clients accepted from now on).

@@ -155,7 +155,8 @@ pub async fn poller(listener: TcpListener, conns: usize) -> Result<usize, String
 
 /// Contender 4: one Poller in this task cutting the requests itself: a
 /// header line, then `set_framing(id, Exact(LEN + 2))` for each bulk body
-/// and back, the same cutter as the handler's.
+/// and back, the same cutter as the handler's; after a `Data`, the rest of
+/// that connection's burst through `take_frame`.
 pub async fn poller_framed(listener: TcpListener, conns: usize) -> Result<usize, String> {
     let mut poller = Poller::new(Framing::Lines);
     poller.add_server(listener);
@@ -168,14 +169,19 @@ pub async fn poller_framed(listener: TcpListener, conns: usize) -> Result<usize,
             }
             Some(Event::Data { id, data }) => {
                 let cutter = open.get_mut(id).ok_or("data from an unknown channel")?;
-                let Reaction { framing, reply } = cutter.on_frame(data)?;
-                if let Some(framing) = framing {
-                    poller
-                        .set_framing(id, framing)
-                        .map_err(|e| format!("set_framing: {e}"))?;
-                }
-                if let Some(reply) = reply {
-                    poller.write(id, reply).map_err(|e| format!("write: {e}"))?;
+                // This frame, then the rest of the burst already read.
+                let mut frame = Some(data);
+                while let Some(data) = frame {
+                    let Reaction { framing, reply } = cutter.on_frame(data)?;
+                    if let Some(framing) = framing {
+                        poller
+                            .set_framing(id, framing)
+                            .map_err(|e| format!("set_framing: {e}"))?;
+                    }
+                    if let Some(reply) = reply {
+                        poller.write(id, reply).map_err(|e| format!("write: {e}"))?;
+                    }
+                    frame = poller.take_frame(id);
                 }
             }
             Some(Event::Closed { id, error }) => {

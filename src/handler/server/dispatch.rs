@@ -120,6 +120,23 @@ impl<A: Acceptor> Server<A> {
                 let (handler, mut conn) = slot.split(&mut self.poller, id);
                 handler.on_read(&mut conn, data).await;
                 self.after_callback(id);
+                // The rest of this connection's burst, frame by frame (each
+                // cut after the callback before it, so a framing it set
+                // applies), without a trip through the poller's stream.
+                loop {
+                    let Some(slot) = self.conns.get_mut(id) else {
+                        return;
+                    };
+                    if slot.state.closing {
+                        return;
+                    }
+                    let Some(data) = self.poller.take_frame(id) else {
+                        return;
+                    };
+                    let (handler, mut conn) = slot.split(&mut self.poller, id);
+                    handler.on_read(&mut conn, data).await;
+                    self.after_callback(id);
+                }
             }
             Event::Flushed { id } => self.dispatch_write(id).await,
             Event::Closed { id, error } => {
