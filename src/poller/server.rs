@@ -95,7 +95,7 @@ impl Listener {
     /// - The stream is polled from the poller's turn, up to 32 items per
     ///   turn, so `poll_next` must not do long work: run slow steps (a
     ///   handshake) in tasks of their own and yield what they finish, as
-    ///   [`TlsListener`](crate::tls::TlsListener) does.
+    ///   the `tls` feature's `TlsListener` does.
     /// - `Err` items are reported as `Event::AcceptError` and the server
     ///   goes on. Errors of one connection (kinds `ConnectionAborted`,
     ///   `ConnectionReset`, `TimedOut`, `InvalidData`, `UnexpectedEof`, ...)
