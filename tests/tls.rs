@@ -300,3 +300,45 @@ async fn serve_takes_a_tls_listener() {
     handle.shutdown();
     within(running).await.expect("server task");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_lines_from_many_tls_clients_through_the_poller() {
+    const CLIENTS: usize = 8;
+    const LINES: usize = 20_000;
+    let pki = Pki::new();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let mut poller = Poller::new(Framing::Lines);
+    poller.add_tls_server(listener, pki.acceptor());
+    let mut all = String::new();
+    for n in 0..LINES {
+        all.push_str(&format!("line {n:08}\n"));
+    }
+    let all = Bytes::from(all);
+    for _ in 0..CLIENTS {
+        let (config, all) = (pki.client_config(), all.clone());
+        tokio::spawn(async move {
+            let tcp = TcpStream::connect(addr).await.expect("connect");
+            let connector = iochannels::tls::TlsConnector::from(config);
+            let mut tls = connector
+                .connect(tls_pki::server_name(), tcp)
+                .await
+                .expect("handshake");
+            tls.write_all(&all).await.expect("write");
+            tls.shutdown().await.expect("close_notify");
+            // Read until the server hangs up: closing with its session
+            // tickets unread would reset the connection and lose our lines.
+            let _ = tls.read_to_end(&mut Vec::new()).await;
+        });
+    }
+    let (mut lines, mut closed) = (0, 0);
+    while closed < CLIENTS {
+        match within(poller.next()).await {
+            Some(Event::Data { .. }) => lines += 1,
+            Some(Event::Closed { error: None, .. }) => closed += 1,
+            Some(Event::Accepted { .. }) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(lines, CLIENTS * LINES);
+}
