@@ -10,6 +10,8 @@ mod memory;
 mod poller;
 mod queue;
 mod relay;
+#[cfg(feature = "tls")]
+mod tls;
 mod write_file;
 
 fn main() {
@@ -31,4 +33,6 @@ fn main() {
     memory::run(&h);
     write_file::run(&h);
     relay::run(&h);
+    #[cfg(feature = "tls")]
+    tls::run(&h);
 }
