@@ -70,7 +70,7 @@ pub enum Error {
     NotWritable,
     /// Something took too long: a channel that received nothing for the
     /// [`Poller`](crate::Poller)'s idle timeout (it is closed with this).
-    #[error("timed out: nothing was received for the idle timeout")]
+    #[error("timed out")]
     TimedOut,
     /// Any other I/O failure. Where the endpoint is known, the message names it.
     #[error(transparent)]

@@ -17,6 +17,10 @@
 //! - Test protocol code without sockets: [`Channel::test`] and its [`TestPeer`].
 //! - Use the framing with tokio-util's own `Framed`: [`FrameCodec`].
 //! - Hand work between tasks and know when it is all done: [`Queue`].
+//! - Serve or reach TLS peers (feature `tls`): `Channel::connect_tls`,
+//!   `Poller::add_tls_server` and the `tls` module.
+//! - Put your own accept logic (a filter, the PROXY protocol) in front of a
+//!   poller: [`Listener::from_stream`].
 //!
 //! # Examples
 //!
@@ -55,6 +59,9 @@ mod monitor;
 mod poll_now;
 mod poller;
 mod queue;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub mod tls;
 
 pub use crate::channel::{Channel, IoChannel, PipeChannel, ProcessChannel, TestChannel, TestPeer};
 pub use crate::datagram::{DatagramAddr, DatagramChannel, DEFAULT_MAX_DATAGRAM_LEN};
@@ -71,6 +78,8 @@ pub use crate::poller::{
     ChannelId, ChannelMap, Event, Listener, PeerAddr, Poller, PollerHandle, PollerStats, ServerId,
 };
 pub use crate::queue::{Closed, Queue, QueueClosed, TryGetError, TryPutError};
+#[cfg(feature = "tls")]
+pub use crate::tls::{TlsAcceptor, TlsListener};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

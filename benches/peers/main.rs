@@ -12,6 +12,8 @@ mod poller;
 mod queue;
 mod relay;
 mod resp;
+#[cfg(feature = "tls")]
+mod tls;
 mod write_file;
 
 fn main() {
@@ -35,4 +37,6 @@ fn main() {
     write_file::run(&h);
     relay::run(&h);
     resp::run(&h);
+    #[cfg(feature = "tls")]
+    tls::run(&h);
 }

@@ -214,6 +214,8 @@ impl<A: Acceptor> Server<A> {
                 .ok()
                 .map(|a| PeerAddr::Unix(a.as_pathname().map(|p| p.to_path_buf()))),
             Listener::UnixPath(l) => Some(PeerAddr::Unix(Some(l.path().to_path_buf()))),
+            // A stream listener does not say where it listens.
+            Listener::Stream(_) => None,
         };
         self.listening.extend(local);
         self.poller.add_server(listener);
