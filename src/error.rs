@@ -69,7 +69,8 @@ pub enum Error {
     #[error("channel has no write side")]
     NotWritable,
     /// Something took too long: a channel that received nothing for the
-    /// [`Poller`](crate::Poller)'s idle timeout (it is closed with this).
+    /// [`Poller`](crate::Poller)'s idle timeout (it is closed with this), or
+    /// a TLS handshake past its deadline (reported as an accept error).
     #[error("timed out")]
     TimedOut,
     /// Any other I/O failure. Where the endpoint is known, the message names it.
