@@ -66,7 +66,7 @@ pub mod tls;
 pub use crate::channel::{Channel, IoChannel, PipeChannel, ProcessChannel, TestChannel, TestPeer};
 pub use crate::datagram::{DatagramAddr, DatagramChannel, DEFAULT_MAX_DATAGRAM_LEN};
 pub use crate::error::{Error, Result};
-pub use crate::framed::{Connecting, FramedChannel};
+pub use crate::framed::{ChannelStats, Connecting, FramedChannel};
 pub use crate::framing::{FrameCodec, Framing, DEFAULT_MAX_FRAME_LEN};
 pub use crate::handler::{
     connect, connect_unix, drive, serve, Acceptor, Conn, ConnHandle, ConnId, ConnInfo, Handler,
@@ -75,7 +75,8 @@ pub use crate::handler::{
 pub use crate::monitor::{Interest, IoMonitor, Readiness};
 pub use crate::poller::UnixSocketListener;
 pub use crate::poller::{
-    ChannelId, ChannelMap, Event, Listener, PeerAddr, Poller, PollerHandle, PollerStats, ServerId,
+    ChannelId, ChannelMap, ClosedCounts, Event, Listener, PeerAddr, Poller, PollerHandle,
+    PollerTotals, ServerId,
 };
 pub use crate::queue::{Closed, Queue, QueueClosed, TryGetError, TryPutError};
 #[cfg(feature = "tls")]

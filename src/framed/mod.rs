@@ -11,6 +11,7 @@ mod connecting;
 mod linger;
 mod parts;
 mod reader;
+mod stats;
 mod stream_sink;
 mod write_file;
 mod writer;
@@ -31,6 +32,7 @@ use self::reader::Reader;
 use self::writer::Writer;
 
 pub use self::connecting::Connecting;
+pub use self::stats::ChannelStats;
 
 /// Most bytes [`FramedChannel::queue`] lets wait by default (kaa's `queue_size`).
 const DEFAULT_QUEUE_LIMIT: usize = 8 * 1024 * 1024;
@@ -87,6 +89,10 @@ pub struct FramedChannel {
     ending: Option<Ending>,
     /// The `Stream` yielded an error that is not recoverable and has ended.
     stream_ended: bool,
+    /// Frames returned, and writes made (bytes are counted by the reader
+    /// and the writer).
+    frames_in: u64,
+    frames_out: u64,
     /// An error met by `buffered_frame`, for the next read to report
     /// (boxed: rare, and a poller holds thousands of these).
     pending_error: Option<Box<Error>>,
@@ -126,6 +132,8 @@ impl FramedChannel {
             ending: None,
             stream_ended: false,
             pending_error: None,
+            frames_in: 0,
+            frames_out: 0,
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             linger: LINGER_IDLE,
             close_clock: None,
@@ -142,7 +150,10 @@ impl FramedChannel {
             return None;
         }
         match self.reader.buffered_frame(&mut self.codec)? {
-            Ok(frame) => Some(frame),
+            Ok(frame) => {
+                self.frames_in += 1;
+                Some(frame)
+            }
             // Left for the next read to report (the codec's state says so).
             Err(e) => {
                 self.pending_error = Some(Box::new(e));
@@ -165,15 +176,22 @@ impl FramedChannel {
             return Poll::Ready(Err(self.name_endpoint(*e)));
         }
         match self.reader.buffered_frame(&mut self.codec) {
-            Some(Ok(frame)) => return Poll::Ready(Ok(Some(frame))),
+            Some(Ok(frame)) => {
+                self.frames_in += 1;
+                return Poll::Ready(Ok(Some(frame)));
+            }
             Some(Err(e)) => return Poll::Ready(Err(self.name_endpoint(e))),
             None => {}
         }
         let polled = self
             .reader
             .poll_frame(cx, &mut self.channel, &mut self.codec);
-        if let Poll::Ready(Ok(None) | Err(Error::Io(_))) = &polled {
-            self.ending.get_or_insert(Ending::Remote);
+        match &polled {
+            Poll::Ready(Ok(Some(_))) => self.frames_in += 1,
+            Poll::Ready(Ok(None) | Err(Error::Io(_))) => {
+                self.ending.get_or_insert(Ending::Remote);
+            }
+            _ => {}
         }
         polled.map_err(|e| self.name_endpoint(e))
     }
@@ -288,11 +306,14 @@ impl FramedChannel {
     pub async fn write(&mut self, data: impl AsRef<[u8]>) -> Result<()> {
         let data = data.as_ref();
         self.check_writable()?;
+        self.frames_out += 1;
         let mut written = 0;
         std::future::poll_fn(|cx| {
             ready!(self.writer.poll_flush(cx, &mut self.channel))
                 .map_err(|e| self.name_endpoint(e))?;
+            let before = written;
             let all = Writer::poll_write_all(cx, &mut self.channel, data, &mut written);
+            self.writer.bytes_out += (written - before) as u64;
             ready!(all).map_err(|e| self.name_endpoint(Error::from_io_write(e)))?;
             let flushed = ready!(Pin::new(&mut self.channel).poll_flush(cx));
             Poll::Ready(flushed.map_err(|e| self.name_endpoint(Error::from_io_write(e))))
@@ -370,6 +391,7 @@ impl FramedChannel {
             });
         }
         self.writer.buf.extend_from_slice(data);
+        self.frames_out += 1;
         Ok(())
     }
 
@@ -387,6 +409,23 @@ impl FramedChannel {
     /// poller hands its queue back this way on `unregister`).
     pub(crate) fn queue_unsent(&mut self, data: &[u8]) {
         self.writer.buf.extend_from_slice(data);
+    }
+
+    /// What went through this channel so far.
+    pub fn stats(&self) -> ChannelStats {
+        ChannelStats {
+            bytes_in: self.reader.bytes_in,
+            frames_in: self.frames_in,
+            bytes_out: self.writer.bytes_out,
+            frames_out: self.frames_out,
+            queued: self.writer.buf.len(),
+            ..ChannelStats::default()
+        }
+    }
+
+    /// A Sink item was encoded.
+    pub(crate) fn count_frame_out(&mut self) {
+        self.frames_out += 1;
     }
 
     /// Adds the endpoint's description to I/O errors.

@@ -53,6 +53,8 @@ pub(crate) struct Reader {
     pub(crate) last_input: Option<tokio::time::Instant>,
     /// Whether to note `last_input`: a clock read per read, only when asked.
     pub(crate) note_times: bool,
+    /// Bytes read so far.
+    pub(crate) bytes_in: u64,
 }
 
 impl Reader {
@@ -63,6 +65,7 @@ impl Reader {
             read_size: MIN_READ,
             last_input: None,
             note_times: false,
+            bytes_in: 0,
         }
     }
 
@@ -123,6 +126,7 @@ impl Reader {
                 }
                 Poll::Ready(Ok(0)) => self.state = ReadState::Eof,
                 Poll::Ready(Ok(n)) => {
+                    self.bytes_in += n as u64;
                     if self.note_times {
                         self.last_input = Some(tokio::time::Instant::now());
                     }

@@ -52,7 +52,9 @@ impl Sink<Bytes> for FramedChannel {
     fn start_send(self: Pin<&mut Self>, item: Bytes) -> Result<()> {
         let this = self.get_mut();
         this.check_writable()?;
-        this.codec.encode(item, &mut this.writer.buf)
+        this.codec.encode(item, &mut this.writer.buf)?;
+        this.count_frame_out();
+        Ok(())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {

@@ -31,6 +31,8 @@ pub(crate) enum WriteState {
 pub(crate) struct Writer {
     pub(crate) buf: BytesMut,
     pub(crate) state: WriteState,
+    /// Bytes written so far.
+    pub(crate) bytes_out: u64,
 }
 
 impl Writer {
@@ -38,6 +40,7 @@ impl Writer {
         Writer {
             buf: BytesMut::new(),
             state: WriteState::Open,
+            bytes_out: 0,
         }
     }
 
@@ -84,6 +87,7 @@ impl Writer {
                 return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
             }
             self.buf.advance(n);
+            self.bytes_out += n as u64;
         }
         if self.buf.capacity() > 4 * SINK_HIGH_WATER {
             // A burst grew it; don't keep that for ever.

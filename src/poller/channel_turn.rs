@@ -91,6 +91,7 @@ impl Channels {
             end_error,
             frames_queued,
             flushed_wanted,
+            pauses,
             ..
         } = entry;
         let mut cx = Context::from_waker(waker);
@@ -124,6 +125,7 @@ impl Channels {
                 }
                 match (was_paused, *paused) {
                     (false, true) => {
+                        *pauses += 1;
                         self.paused_now += 1;
                         self.pauses += 1;
                     }

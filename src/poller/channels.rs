@@ -85,6 +85,10 @@ pub(crate) struct Entry {
     pub(super) frames_queued: bool,
     /// `notify_flushed` asked for an `Event::Flushed` once its output is all sent.
     pub(super) flushed_wanted: bool,
+    /// `write` calls, the most output ever queued, flow-control pauses.
+    pub(super) writes: u64,
+    pub(super) queued_high: usize,
+    pub(super) pauses: u64,
 }
 
 /// Every channel of a poller, by slot index.
@@ -102,6 +106,8 @@ pub(crate) struct Channels {
     pub(super) paused_now: usize,
     /// Flow-control pauses since the poller was made.
     pub(super) pauses: u64,
+    /// Channels registered since the poller was made.
+    pub(super) registered: u64,
 }
 
 impl Channels {
@@ -114,6 +120,7 @@ impl Channels {
             ids,
             paused_now: 0,
             pauses: 0,
+            registered: 0,
         }
     }
 
@@ -135,6 +142,7 @@ impl Channels {
 
     /// Registers `framed` under `id`, allocated already (by a handle).
     pub(crate) fn insert_as(&mut self, id: ChannelId, framed: FramedChannel) {
+        self.registered += 1;
         let (notify, waker) = SlotWaker::new(&self.queue, id.index);
         notify.notify();
         let entry = Entry {
@@ -150,6 +158,9 @@ impl Channels {
             registered_at: tokio::time::Instant::now(),
             frames_queued: false,
             flushed_wanted: false,
+            writes: 0,
+            queued_high: 0,
+            pauses: 0,
         };
         self.slots.insert_at(id.index, id.generation, entry);
         self.visible += 1;
@@ -211,10 +222,13 @@ impl Channels {
             });
         }
         entry.out.push(data);
+        entry.writes += 1;
+        entry.queued_high = entry.queued_high.max(entry.out.len());
         let pauses = entry.out.len() >= limits.high_water && !entry.paused;
         entry.notify.notify();
         if pauses {
             entry.paused = true;
+            entry.pauses += 1;
             self.paused_now += 1;
             self.pauses += 1;
         }

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use super::datagrams::is_datagram;
 use super::ids::Ids;
 use super::ready::ReadyQueue;
-use super::{ChannelId, Poller};
+use super::{ChannelId, Poller, PollerTotals};
 use crate::{Error, FramedChannel, Result};
 
 /// What a handle asks the poller to do.
@@ -38,6 +38,8 @@ pub(crate) struct Shared {
     pending: AtomicBool,
     /// The poller is dropped or ended (`close_all`): every call fails.
     gone: AtomicBool,
+    /// The poller's totals as of its last turn, for handles to read.
+    totals: Mutex<PollerTotals>,
 }
 
 impl Shared {
@@ -48,6 +50,15 @@ impl Shared {
             commands: Mutex::new(Vec::new()),
             pending: AtomicBool::new(false),
             gone: AtomicBool::new(false),
+            totals: Mutex::new(PollerTotals::default()),
+        }
+    }
+
+    /// Copies the poller's totals out for handles; never waits (a handle
+    /// reading them at that moment makes this turn skip it).
+    pub(crate) fn publish(&self, totals: PollerTotals) {
+        if let Ok(mut shared) = self.totals.try_lock() {
+            *shared = totals;
         }
     }
 
@@ -220,6 +231,31 @@ impl PollerHandle {
                 Err(e)
             }
         }
+    }
+
+    /// The poller's [`totals`](crate::Poller::totals) as of its last turn,
+    /// from any task or thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use iochannels::{Channel, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let handle = poller.handle();
+    /// let (channel, mut peer) = Channel::test();
+    /// poller.register(channel.framed(Framing::Lines));
+    /// peer.put("hi\n");
+    /// poller.next().await;
+    /// let totals = std::thread::spawn(move || handle.totals()).join().expect("thread");
+    /// assert_eq!(totals.registered, 1);
+    /// # }
+    /// ```
+    pub fn totals(&self) -> PollerTotals {
+        *self.shared.totals.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether the poller is gone (dropped, or ended by `close_all`).

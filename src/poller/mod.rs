@@ -54,7 +54,7 @@ pub use self::channel_map::ChannelMap;
 pub use self::event::{ChannelId, Event, PeerAddr, ServerId};
 pub use self::handle::PollerHandle;
 pub use self::server::Listener;
-pub use self::stats::PollerStats;
+pub use self::stats::{ClosedCounts, PollerTotals};
 pub use self::unix_listener::UnixSocketListener;
 
 /// Most events gathered in one turn before they are handed out.
@@ -168,8 +168,8 @@ pub struct Poller {
     commands: Vec<Command>,
     /// The idle timeout and the channels it watches.
     idle: Idle,
-    /// Accept errors so far (for `stats`).
-    accept_errors: u64,
+    /// Counters kept by the poller itself (see `totals`).
+    counts: PollerTotals,
 }
 
 /// A listener with its waker.
@@ -194,7 +194,7 @@ impl Poller {
             shared: Arc::new(Shared::new(ids, Arc::clone(&queue))),
             commands: Vec::new(),
             idle: Idle::default(),
-            accept_errors: 0,
+            counts: PollerTotals::default(),
             datagrams: Datagrams::new(Arc::clone(&queue)),
             servers: Slab::new(),
             queue,

@@ -1,10 +1,34 @@
-//! [`PollerStats`]: what a [`Poller`] did on its own, for an operator —
-//! flow-control pauses and accept errors — read with [`Poller::stats`].
+//! What a [`Poller`] did, for an operator: [`PollerTotals`] for the whole
+//! poller (also readable from a [`PollerHandle`](crate::PollerHandle)) and
+//! [`ChannelStats`] per channel. Counted as it happens, in plain integers on
+//! the paths that already run (no atomics, no clock); the totals are
+//! copied out for handles once per turn.
 
-use super::Poller;
+use super::{ChannelId, Event, Poller};
+use crate::{ChannelStats, Error};
 
-/// Counters of a [`Poller`], from [`Poller::stats`]: why clients may not be
-/// served (reading paused by flow control, accepting failing).
+/// How channels ended, counted as their `Event::Closed` is yielded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClosedCounts {
+    /// The peer ended its output (`error: None`, not closed locally).
+    pub peer_eof: u64,
+    /// `close`, `abort` or `close_all` (`error: None`).
+    pub local: u64,
+    /// A frame over the limit (`Error::FrameTooLong`).
+    pub frame_too_long: u64,
+    /// Output past the queue limit (`Error::QueueFull`).
+    pub queue_full: u64,
+    /// The idle timeout (`Error::TimedOut`).
+    pub idle_timeout: u64,
+    /// Any other error (a reset, a failed write, ...).
+    pub error: u64,
+}
+
+/// Counters of a [`Poller`], from [`Poller::totals`] or
+/// [`PollerHandle::totals`](crate::PollerHandle::totals): why clients may not
+/// be served (reading paused by flow control, accepting failing) and what
+/// the poller did.
 ///
 /// # Examples
 ///
@@ -14,39 +38,106 @@ use super::Poller;
 /// let mut poller = Poller::new(Framing::Lines);
 /// let (channel, _peer) = Channel::test();
 /// poller.register(channel.framed(Framing::Lines));
-/// let stats = poller.stats();
-/// assert_eq!((stats.channels, stats.paused, stats.pauses, stats.accept_errors), (1, 0, 0, 0));
+/// let totals = poller.totals();
+/// assert_eq!((totals.channels, totals.registered, totals.paused, totals.accept_errors), (1, 1, 0, 0));
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct PollerStats {
-    /// Registered channels (as [`Poller::len`]).
+pub struct PollerTotals {
+    /// Registered channels now (as [`Poller::len`]).
     pub channels: usize,
+    /// Channels registered so far (accepted ones included).
+    pub registered: u64,
+    /// Clients accepted so far.
+    pub accepted: u64,
+    /// Accept errors so far (each is also an
+    /// [`Event::AcceptError`](crate::Event::AcceptError)).
+    pub accept_errors: u64,
     /// Channels whose reading is paused now: more than the high-water mark
     /// of output waits for a peer that reads slowly.
     pub paused: usize,
     /// Flow-control pauses so far (each starts when a channel's queued
     /// output passes the high-water mark, and ends under the low-water mark).
     pub pauses: u64,
-    /// Accept errors so far (each is also an
-    /// [`Event::AcceptError`](crate::Event::AcceptError)).
-    pub accept_errors: u64,
+    /// How the channels that ended did.
+    pub closed: ClosedCounts,
+    /// Events yielded so far.
+    pub events: u64,
+    /// Turns taken so far (each polls what was woken since the last).
+    pub turns: u64,
 }
 
 impl Poller {
     /// The poller's counters now.
-    pub fn stats(&self) -> PollerStats {
-        PollerStats {
+    pub fn totals(&self) -> PollerTotals {
+        PollerTotals {
             channels: self.len(),
+            registered: self.channels.registered,
             paused: self.channels.paused_now,
             pauses: self.channels.pauses,
-            accept_errors: self.accept_errors,
+            ..self.counts
         }
+    }
+
+    /// What went through channel `id` so far: its own counters (see
+    /// [`FramedChannel::stats`](crate::FramedChannel::stats)) with the
+    /// output the poller queued and sent for it, the most ever queued, and
+    /// its flow-control pauses. `None` if `id` is not a registered stream
+    /// channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use iochannels::{Channel, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let (channel, mut peer) = Channel::test();
+    /// let id = poller.register(channel.framed(Framing::Lines));
+    /// peer.put("ping\n");
+    /// poller.next().await;
+    /// poller.write(id, "pong\n")?;
+    /// poller.notify_flushed(id)?;
+    /// poller.next().await; // Flushed
+    /// let stats = poller.stats(id).expect("registered");
+    /// assert_eq!((stats.bytes_in, stats.frames_in, stats.bytes_out, stats.frames_out), (5, 1, 5, 1));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stats(&self, id: ChannelId) -> Option<ChannelStats> {
+        let entry = self.channels.get(id)?;
+        let own = entry.framed.stats();
+        Some(ChannelStats {
+            bytes_out: own.bytes_out + entry.out.sent,
+            frames_out: own.frames_out + entry.writes,
+            queued: own.queued + entry.out.len(),
+            queued_high: entry.queued_high,
+            pauses: entry.pauses,
+            ..own
+        })
     }
 
     /// Whether reading from channel `id` is paused by flow control now;
     /// `None` if `id` is not a registered stream channel.
-    pub fn is_paused(&mut self, id: super::ChannelId) -> Option<bool> {
-        self.channels.get_mut(id).map(|entry| entry.paused)
+    pub fn is_paused(&self, id: ChannelId) -> Option<bool> {
+        self.channels.get(id).map(|entry| entry.paused)
+    }
+
+    /// Counts an event as it is yielded (`local`: a `Closed` was a local close).
+    pub(super) fn count_event(&mut self, event: &Event, local: Option<bool>) {
+        self.counts.events += 1;
+        if let Event::Closed { error, .. } = event {
+            let closed = &mut self.counts.closed;
+            match error {
+                None if local == Some(true) => closed.local += 1,
+                None => closed.peer_eof += 1,
+                Some(Error::FrameTooLong { .. }) => closed.frame_too_long += 1,
+                Some(Error::QueueFull { .. }) => closed.queue_full += 1,
+                Some(Error::TimedOut) => closed.idle_timeout += 1,
+                Some(_) => closed.error += 1,
+            }
+        }
     }
 }

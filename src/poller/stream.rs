@@ -84,6 +84,8 @@ impl Poller {
     /// [`Turn::Full`]: only handing events out makes room, so calling it
     /// again at once would find the same keys and do nothing.
     pub(super) fn turn(&mut self, max_events: usize) -> Turn {
+        self.counts.turns += 1;
+        self.shared.publish(self.totals());
         self.apply_commands();
         self.queue.take(&mut self.keys);
         if self.keys.is_empty() {
@@ -129,7 +131,7 @@ impl Poller {
         for _ in 0..ACCEPTS_PER_TURN {
             match server.poll_accept(&mut cx) {
                 Poll::Ready(Accept::Failed(error, retry_in)) => {
-                    self.accept_errors += 1;
+                    self.counts.accept_errors += 1;
                     self.events.push_back(Event::AcceptError {
                         server: server_id,
                         error: error.into(),
@@ -144,6 +146,7 @@ impl Poller {
                     let mut framed = channel.framed(self.framing.clone());
                     framed.set_max_frame_len(self.max_frame_len);
                     let id = self.channels.insert(framed);
+                    self.counts.accepted += 1;
                     self.idle.watch(id, &mut self.channels);
                     self.events.push_back(Event::Accepted {
                         server: server_id,
@@ -236,8 +239,9 @@ impl Poller {
     /// Does what yielding `event` means: a `Closed` frees its id (or lets
     /// the channel linger) and is remembered for `closed_expected`.
     fn hand_out(&mut self, event: Event) -> Event {
+        let mut local = None;
         if let Event::Closed { id, .. } = &event {
-            let local = if is_datagram(*id) {
+            local = if is_datagram(*id) {
                 // A datagram channel only ends by a local close.
                 self.datagrams.finalize(*id);
                 Some(true)
@@ -249,6 +253,7 @@ impl Poller {
             };
             self.last_closed = local.map(|local| (*id, local));
         }
+        self.count_event(&event, local);
         event
     }
 }

@@ -26,6 +26,8 @@ pub(crate) struct WriteQueue {
     chunks: VecDeque<Bytes>,
     tail: BytesMut,
     len: usize,
+    /// Bytes written out so far.
+    pub(crate) sent: u64,
 }
 
 impl WriteQueue {
@@ -71,6 +73,7 @@ impl WriteQueue {
                 return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
             }
             self.len -= n;
+            self.sent += n as u64;
             if n >= front.len() {
                 self.chunks.pop_front();
             } else {
