@@ -62,6 +62,7 @@ mod queue;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
+mod trace;
 
 pub use crate::channel::{Channel, IoChannel, PipeChannel, ProcessChannel, TestChannel, TestPeer};
 pub use crate::datagram::{DatagramAddr, DatagramChannel, DEFAULT_MAX_DATAGRAM_LEN};

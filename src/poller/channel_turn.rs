@@ -36,6 +36,7 @@ impl Channels {
     /// the channel is not being read (closing, paused, gone).
     pub(crate) fn next_frame(&mut self, id: ChannelId) -> Option<(Event, bool)> {
         let entry = self.slots.get_mut(id.index, id.generation)?;
+        crate::trace::channel_span!(id);
         entry.frames_queued = false;
         if entry.state != State::Open || entry.paused || !entry.readable {
             return None;
@@ -44,6 +45,7 @@ impl Channels {
         match entry.framed.poll_read_frame(&mut cx) {
             Poll::Pending => None,
             Poll::Ready(Ok(Some(data))) => {
+                crate::trace::trace_event!(len = data.len(), "frame");
                 entry.frames_queued = true;
                 Some((Event::Data { id, data }, true))
             }
@@ -80,6 +82,7 @@ impl Channels {
             return;
         };
         let id = ChannelId { index, generation };
+        crate::trace::channel_span!(id);
         entry.notify.clear();
         let Entry {
             framed,
@@ -125,11 +128,18 @@ impl Channels {
                 }
                 match (was_paused, *paused) {
                     (false, true) => {
+                        crate::trace::debug_event!(
+                            queued = out.len(),
+                            "paused reading (flow control)"
+                        );
                         *pauses += 1;
                         self.paused_now += 1;
                         self.pauses += 1;
                     }
-                    (true, false) => self.paused_now -= 1,
+                    (true, false) => {
+                        crate::trace::debug_event!(queued = out.len(), "resumed reading");
+                        self.paused_now -= 1;
+                    }
                     _ => {}
                 }
                 if !*paused && *readable {

@@ -227,6 +227,7 @@ impl Channels {
         let pauses = entry.out.len() >= limits.high_water && !entry.paused;
         entry.notify.notify();
         if pauses {
+            crate::trace::debug_event!(%id, queued = entry.out.len(), "paused reading (flow control)");
             entry.paused = true;
             entry.pauses += 1;
             self.paused_now += 1;

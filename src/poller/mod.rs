@@ -234,6 +234,7 @@ impl Poller {
     /// ```
     pub fn register(&mut self, channel: FramedChannel) -> ChannelId {
         let id = self.channels.insert(channel);
+        crate::trace::debug_event!(%id, "registered");
         self.idle.watch(id, &mut self.channels);
         id
     }

@@ -132,9 +132,11 @@ impl Poller {
             match server.poll_accept(&mut cx) {
                 Poll::Ready(Accept::Failed(error, retry_in)) => {
                     self.counts.accept_errors += 1;
+                    let error: crate::Error = error.into();
+                    crate::trace::debug_event!(server = %server_id, %error, ?retry_in, "accept failed");
                     self.events.push_back(Event::AcceptError {
                         server: server_id,
-                        error: error.into(),
+                        error,
                         retry_in,
                     });
                     if retry_in.is_some() {
@@ -147,6 +149,7 @@ impl Poller {
                     framed.set_max_frame_len(self.max_frame_len);
                     let id = self.channels.insert(framed);
                     self.counts.accepted += 1;
+                    crate::trace::debug_event!(server = %server_id, %id, %peer, "accepted");
                     self.idle.watch(id, &mut self.channels);
                     self.events.push_back(Event::Accepted {
                         server: server_id,
@@ -254,6 +257,15 @@ impl Poller {
             self.last_closed = local.map(|local| (*id, local));
         }
         self.count_event(&event, local);
+        #[cfg(feature = "tracing")]
+        if let Event::Closed { id, error } = &event {
+            crate::trace::debug_event!(
+                %id,
+                local = ?local,
+                error = ?error.as_ref().map(ToString::to_string),
+                "closed"
+            );
+        }
         event
     }
 }
