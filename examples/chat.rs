@@ -16,13 +16,15 @@
 //! Clients send lines; each line goes to every other client as `NICK: line`.
 //! Commands: `/nick NAME`, `/who`, `/slow TEXT` (answered a moment later,
 //! from another task, as `* slow: TEXT`), `/quit`. The console (stdin) takes
-//! `/who`, `/say TEXT`, `/kick NICK` and `/shutdown`. Lines starting with `*`
+//! `/who`, `/say TEXT`, `/kick NICK`, `/stats` (the poller's counters and
+//! the busiest clients) and `/shutdown`. Lines starting with `*`
 //! are notices from the server.
 //!
 //! Options: `--tcp ADDR` (default 127.0.0.1:7878), `--unix PATH` (default
 //! `$TMPDIR/iochannels-chat.sock`), `--no-unix`, `--idle-timeout SECS` (a
 //! client that sends nothing for that long is disconnected; the others get
-//! `* NICK left (idle)`), `--demo N`. At start the server prints
+//! `* NICK left (idle)`), `--stats-every SECS` (the `/stats` report on
+//! stderr that often), `--demo N`. At start the server prints
 //! `chat: listening on tcp ADDR [and unix PATH]` on stderr.
 //!
 //! The idle timeout is the poller's, so it also closes a console left
@@ -45,7 +47,7 @@ use tokio::net::TcpListener;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const USAGE: &str =
-    "usage: chat [--tcp ADDR] [--unix PATH | --no-unix] [--idle-timeout SECS] | chat --demo N";
+    "usage: chat [--tcp ADDR] [--unix PATH | --no-unix] [--idle-timeout SECS] [--stats-every SECS] | chat --demo N";
 const DEFAULT_TCP: &str = "127.0.0.1:7878";
 const SOCKET_NAME: &str = "iochannels-chat.sock";
 /// Longest line a client may send; a longer one ends that client.
@@ -76,8 +78,13 @@ async fn main() {
 
 async fn run() -> Result<i32, BoxError> {
     match Options::parse(std::env::args().skip(1))? {
-        Options::Serve { tcp, unix, idle } => {
-            serve_forever(&tcp, unix.as_deref(), idle).await?;
+        Options::Serve {
+            tcp,
+            unix,
+            idle,
+            stats_every,
+        } => {
+            serve_forever(&tcp, unix.as_deref(), idle, stats_every).await?;
             Ok(0)
         }
         Options::Demo { clients } => demo(clients).await,
@@ -92,6 +99,7 @@ enum Options {
         tcp: String,
         unix: Option<PathBuf>,
         idle: Option<Duration>,
+        stats_every: Option<Duration>,
     },
     Demo {
         clients: usize,
@@ -106,6 +114,7 @@ impl Options {
         let mut no_unix = false;
         let mut demo = None;
         let mut idle = None;
+        let mut stats_every = None;
         while let Some(arg) = args.next() {
             let mut value = |name: &str| {
                 args.next()
@@ -116,19 +125,10 @@ impl Options {
                 "--unix" => unix = Some(PathBuf::from(value("--unix")?)),
                 "--no-unix" => no_unix = true,
                 "--idle-timeout" => {
-                    let secs = value("--idle-timeout")?;
-                    match secs
-                        .parse::<f64>()
-                        .ok()
-                        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                    {
-                        Some(d) if !d.is_zero() => idle = Some(d),
-                        _ => {
-                            return Err(format!(
-                            "--idle-timeout needs a number of seconds > 0, not {secs:?}\n{USAGE}"
-                        ))
-                        }
-                    }
+                    idle = Some(seconds("--idle-timeout", &value("--idle-timeout")?)?)
+                }
+                "--stats-every" => {
+                    stats_every = Some(seconds("--stats-every", &value("--stats-every")?)?)
                 }
                 "--demo" => {
                     let n = value("--demo")?;
@@ -149,9 +149,10 @@ impl Options {
             return Err(format!("--unix and --no-unix exclude each other\n{USAGE}"));
         }
         if let Some(clients) = demo {
-            if tcp.is_some() || unix.is_some() || no_unix || idle.is_some() {
+            if tcp.is_some() || unix.is_some() || no_unix || idle.is_some() || stats_every.is_some()
+            {
                 return Err(format!(
-                    "--demo picks its own settings: no --tcp/--unix/--no-unix/--idle-timeout\n{USAGE}"
+                    "--demo picks its own settings: no --tcp/--unix/--no-unix/--idle-timeout/--stats-every\n{USAGE}"
                 ));
             }
             return Ok(Options::Demo { clients });
@@ -165,7 +166,22 @@ impl Options {
             tcp: tcp.unwrap_or_else(|| DEFAULT_TCP.to_string()),
             unix,
             idle,
+            stats_every,
         })
+    }
+}
+
+/// A positive number of seconds, for option `name`.
+fn seconds(name: &str, secs: &str) -> Result<Duration, String> {
+    match secs
+        .parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+    {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!(
+            "{name} needs a number of seconds > 0, not {secs:?}\n{USAGE}"
+        )),
     }
 }
 
@@ -195,6 +211,7 @@ async fn serve_forever(
     tcp: &str,
     unix: Option<&Path>,
     idle: Option<Duration>,
+    stats_every: Option<Duration>,
 ) -> Result<(), BoxError> {
     let mut poller = Poller::new(Framing::Lines);
     poller.set_max_frame_len(MAX_LINE);
@@ -223,8 +240,9 @@ async fn serve_forever(
     let mut chat = Chat::new(poller, true);
     let console = Channel::stdio().map_err(|e| format!("cannot open the console: {e}"))?;
     chat.set_console(console.framed(Framing::Lines));
-    eprintln!("chat: console on stdin: /who, /say TEXT, /kick NICK, /shutdown");
+    eprintln!("chat: console on stdin: /who, /say TEXT, /kick NICK, /stats, /shutdown");
 
+    chat.stats_every = stats_every;
     chat.run(stop_signal()).await;
     eprintln!("chat: shut down");
     Ok(())
@@ -260,6 +278,8 @@ struct Chat {
     guests: u64,
     /// Log joins, leaves and nick changes on stderr.
     verbose: bool,
+    /// Print the poller's counters to stderr this often (`--stats-every`).
+    stats_every: Option<Duration>,
     /// `/shutdown` was given.
     shutting_down: bool,
 }
@@ -270,6 +290,7 @@ impl Chat {
             poller,
             nicks: HashMap::new(),
             console: None,
+            stats_every: None,
             guests: 0,
             verbose,
             shutting_down: false,
@@ -283,12 +304,15 @@ impl Chat {
     /// Serves until `/shutdown` or `stop`, then closes every channel.
     async fn run(&mut self, stop: impl Future<Output = ()>) {
         tokio::pin!(stop);
+        let every = self.stats_every.unwrap_or(Duration::from_secs(3600));
+        let mut stats = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         while !self.shutting_down {
             tokio::select! {
                 event = self.poller.next() => match event {
                     Some(event) => self.handle(event),
                     None => break,
                 },
+                _ = stats.tick(), if self.stats_every.is_some() => eprint!("{}", self.stats_report()),
                 () = &mut stop => {
                     self.broadcast(None, Bytes::from_static(b"* server shutting down\n"));
                     break;
@@ -450,13 +474,58 @@ impl Chat {
                 }
                 None => self.tell_console(format!("* no such nick {arg}\n")),
             },
+            "/stats" => {
+                let report = self.stats_report();
+                self.tell_console(report);
+            }
             "/shutdown" => {
                 self.tell_console("* shutting down\n");
                 self.broadcast(None, Bytes::from_static(b"* server shutting down\n"));
                 self.shutting_down = true;
             }
-            _ => self.tell_console("* commands: /who, /say TEXT, /kick NICK, /shutdown\n"),
+            _ => self.tell_console("* commands: /who, /say TEXT, /kick NICK, /stats, /shutdown\n"),
         }
+    }
+
+    /// The poller's totals and the three busiest clients, as `* stats:` lines.
+    fn stats_report(&self) -> String {
+        let t = self.poller.totals();
+        let c = t.closed;
+        let mut report = format!(
+            "* stats: {} channels ({} registered, {} accepted, {} accept errors), \
+             {} paused now ({} pauses), {} events, {} turns; closed: {} by peers, \
+             {} here, {} too long, {} not reading, {} idle, {} failed\n",
+            t.channels,
+            t.registered,
+            t.accepted,
+            t.accept_errors,
+            t.paused,
+            t.pauses,
+            t.events,
+            t.turns,
+            c.peer_eof,
+            c.local,
+            c.frame_too_long,
+            c.queue_full,
+            c.idle_timeout,
+            c.error
+        );
+        let mut busiest: Vec<(u64, &str, iochannels::ChannelStats)> = self
+            .nicks
+            .iter()
+            .filter_map(|(id, nick)| {
+                let s = self.poller.stats(*id)?;
+                Some((s.bytes_in + s.bytes_out, nick.as_str(), s))
+            })
+            .collect();
+        busiest.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        for (_, nick, s) in busiest.into_iter().take(3) {
+            report.push_str(&format!(
+                "* stats: {nick}: {} lines ({} B) in, {} writes ({} B) out, {} B queued\n",
+                s.frames_in, s.bytes_in, s.frames_out, s.bytes_out, s.queued
+            ));
+        }
+        report
     }
 
     /// `* online (N): nick nick ...`, sorted.

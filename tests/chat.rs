@@ -303,6 +303,27 @@ async fn interactive_session_with_console() {
     chat.console("/say hello everyone").await;
     a.expect("* admin: hello everyone\n").await;
     assert_eq!(chat.console_reply().await, "* said to 1 client\n");
+    // The poller's counters: alice and the console are registered now, bob
+    // (gone by /quit, a local close) was; alice sent 3 lines of 28 bytes.
+    chat.console("/stats").await;
+    let totals = chat.console_reply().await;
+    assert!(
+        totals.starts_with(
+            "* stats: 2 channels (3 registered, 2 accepted, 0 accept errors), \
+             0 paused now (0 pauses), "
+        ),
+        "{totals}"
+    );
+    assert!(
+        totals
+            .ends_with("closed: 0 by peers, 1 here, 0 too long, 0 not reading, 0 idle, 0 failed\n"),
+        "{totals}"
+    );
+    let busiest = chat.console_reply().await;
+    assert!(
+        busiest.starts_with("* stats: alice: 3 lines (28 B) in, "),
+        "{busiest}"
+    );
 
     let mut c = Client::unix(&path).await;
     let guest_c = c.welcome().await;
@@ -393,12 +414,32 @@ async fn bad_arguments_are_refused() {
         &["--idle-timeout", "0"],
         &["--idle-timeout", "soon"],
         &["--demo", "2", "--idle-timeout", "1"],
+        &["--stats-every", "0"],
+        &["--demo", "2", "--stats-every", "1"],
     ] {
         let chat = ChatProcess::start(args);
         let (status, log) = chat.exit().await;
         assert!(!status.success(), "chat accepted {args:?}:\n{log}");
         assert!(log.contains("usage: chat"), "no usage for {args:?}:\n{log}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_every_prints_the_counters_on_stderr() {
+    let mut chat =
+        ChatProcess::start(&["--tcp", "127.0.0.1:0", "--no-unix", "--stats-every", "0.2"]);
+    let (addr, _) = chat.listening().await;
+    let mut a = Client::tcp(addr).await;
+    a.welcome().await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    chat.console("/shutdown").await;
+    let (status, log) = chat.exit().await;
+    assert!(status.success(), "chat exited with {status}:\n{log}");
+    let reports = log
+        .lines()
+        .filter(|l| l.starts_with("* stats: 2 channels (2 registered, 1 accepted, "))
+        .count();
+    assert!(reports >= 2, "{reports} reports in 0.7 s:\n{log}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
