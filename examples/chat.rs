@@ -24,7 +24,9 @@
 //! `$TMPDIR/iochannels-chat.sock`), `--no-unix`, `--idle-timeout SECS` (a
 //! client that sends nothing for that long is disconnected; the others get
 //! `* NICK left (idle)`), `--stats-every SECS` (the `/stats` report on
-//! stderr that often), `--demo N`. At start the server prints
+//! stderr that often), `--tls ADDR --tls-cert PEM --tls-key PEM` (built
+//! with `--features tls`: the same chat over TLS on ADDR too, so
+//! `openssl s_client` and `nc` clients talk to each other), `--demo N`. At start the server prints
 //! `chat: listening on tcp ADDR [and unix PATH]` on stderr.
 //!
 //! The idle timeout is the poller's, so it also closes a console left
@@ -47,7 +49,7 @@ use tokio::net::TcpListener;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const USAGE: &str =
-    "usage: chat [--tcp ADDR] [--unix PATH | --no-unix] [--idle-timeout SECS] [--stats-every SECS] | chat --demo N";
+    "usage: chat [--tcp ADDR] [--unix PATH | --no-unix] [--idle-timeout SECS] [--stats-every SECS] [--tls ADDR --tls-cert PEM --tls-key PEM] | chat --demo N";
 const DEFAULT_TCP: &str = "127.0.0.1:7878";
 const SOCKET_NAME: &str = "iochannels-chat.sock";
 /// Longest line a client may send; a longer one ends that client.
@@ -83,8 +85,9 @@ async fn run() -> Result<i32, BoxError> {
             unix,
             idle,
             stats_every,
+            tls,
         } => {
-            serve_forever(&tcp, unix.as_deref(), idle, stats_every).await?;
+            serve_forever(&tcp, unix.as_deref(), idle, stats_every, tls).await?;
             Ok(0)
         }
         Options::Demo { clients } => demo(clients).await,
@@ -94,12 +97,22 @@ async fn run() -> Result<i32, BoxError> {
 // ---------------------------------------------------------------------------
 // Command line
 
+/// Where to serve TLS, and with what certificate (read only with `tls`).
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+struct TlsOptions {
+    addr: String,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
 enum Options {
     Serve {
         tcp: String,
         unix: Option<PathBuf>,
         idle: Option<Duration>,
         stats_every: Option<Duration>,
+        /// `--tls ADDR --tls-cert PEM --tls-key PEM` (feature `tls`).
+        tls: Option<TlsOptions>,
     },
     Demo {
         clients: usize,
@@ -115,6 +128,7 @@ impl Options {
         let mut demo = None;
         let mut idle = None;
         let mut stats_every = None;
+        let (mut tls_addr, mut tls_cert, mut tls_key) = (None, None, None);
         while let Some(arg) = args.next() {
             let mut value = |name: &str| {
                 args.next()
@@ -127,6 +141,9 @@ impl Options {
                 "--idle-timeout" => {
                     idle = Some(seconds("--idle-timeout", &value("--idle-timeout")?)?)
                 }
+                "--tls" => tls_addr = Some(value("--tls")?),
+                "--tls-cert" => tls_cert = Some(PathBuf::from(value("--tls-cert")?)),
+                "--tls-key" => tls_key = Some(PathBuf::from(value("--tls-key")?)),
                 "--stats-every" => {
                     stats_every = Some(seconds("--stats-every", &value("--stats-every")?)?)
                 }
@@ -148,6 +165,22 @@ impl Options {
         if no_unix && unix.is_some() {
             return Err(format!("--unix and --no-unix exclude each other\n{USAGE}"));
         }
+        let tls = match (tls_addr, tls_cert, tls_key) {
+            (None, None, None) => None,
+            (Some(addr), Some(cert), Some(key)) if cfg!(feature = "tls") => {
+                Some(TlsOptions { addr, cert, key })
+            }
+            (Some(_), Some(_), Some(_)) => {
+                return Err(format!(
+                    "--tls needs the example built with `--features tls`\n{USAGE}"
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "--tls, --tls-cert and --tls-key go together\n{USAGE}"
+                ))
+            }
+        };
         if let Some(clients) = demo {
             if tcp.is_some() || unix.is_some() || no_unix || idle.is_some() || stats_every.is_some()
             {
@@ -167,6 +200,7 @@ impl Options {
             unix,
             idle,
             stats_every,
+            tls,
         })
     }
 }
@@ -212,6 +246,7 @@ async fn serve_forever(
     unix: Option<&Path>,
     idle: Option<Duration>,
     stats_every: Option<Duration>,
+    tls: Option<TlsOptions>,
 ) -> Result<(), BoxError> {
     let mut poller = Poller::new(Framing::Lines);
     poller.set_max_frame_len(MAX_LINE);
@@ -237,6 +272,10 @@ async fn serve_forever(
         None => eprintln!("chat: listening on tcp {tcp_addr}"),
     }
 
+    if let Some(tls) = tls {
+        serve_tls(&mut poller, &tls).await?;
+    }
+
     let mut chat = Chat::new(poller, true);
     let console = Channel::stdio().map_err(|e| format!("cannot open the console: {e}"))?;
     chat.set_console(console.framed(Framing::Lines));
@@ -246,6 +285,22 @@ async fn serve_forever(
     chat.run(stop_signal()).await;
     eprintln!("chat: shut down");
     Ok(())
+}
+
+/// Serves TLS on `tls.addr` in the same chat: the poller runs each
+/// handshake in a task of its own and announces the client once it is done.
+#[cfg(feature = "tls")]
+async fn serve_tls(poller: &mut Poller, tls: &TlsOptions) -> Result<(), BoxError> {
+    let config = iochannels::tls::server_config(&tls.cert, &tls.key)?;
+    let listener = bind_tcp(&tls.addr).await?;
+    eprintln!("chat: listening on tls {}", listener.local_addr()?);
+    poller.add_tls_server(listener, iochannels::tls::TlsAcceptor::from(config));
+    Ok(())
+}
+
+#[cfg(not(feature = "tls"))]
+async fn serve_tls(_poller: &mut Poller, _tls: &TlsOptions) -> Result<(), BoxError> {
+    Err("--tls needs the example built with `--features tls`".into())
 }
 
 /// Resolves on SIGINT or SIGTERM; never, if they cannot be caught.
