@@ -154,7 +154,7 @@ impl GroupHandle {
     /// # Examples
     ///
     /// ```
-    /// use iochannels::{Channel, Event, Framing, PollerGroup};
+    /// use iochannels::{Channel, Framing, PollerGroup};
     ///
     /// # #[tokio::main]
     /// # async fn main() {

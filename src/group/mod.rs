@@ -100,7 +100,7 @@ impl fmt::Display for GroupId {
 /// # Examples
 ///
 /// ```
-/// use iochannels::{Channel, Event, Framing, PollerGroup};
+/// use iochannels::{Event, Framing, PollerGroup};
 /// use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 ///
 /// # #[tokio::main]

@@ -263,19 +263,19 @@ impl Shard {
         }
         // `Ready(None)` cannot come while this shard's handle holds a
         // sender; `Pending` registers the task for the next client.
-        while let Poll::Ready(Some(message)) = self.inbox.poll_recv(cx) {
-            match message {
+        if let Poll::Ready(Some(message)) = self.inbox.poll_recv(cx) {
+            return Poll::Ready(match message {
                 Inbox::Client {
                     server,
                     framed,
                     peer,
                 } => {
                     let id = self.poller.register(*framed);
-                    return Poll::Ready(Step::Event(Event::Accepted { server, id, peer }));
+                    Step::Event(Event::Accepted { server, id, peer })
                 }
-                Inbox::AcceptError(event) => return Poll::Ready(Step::Event(event)),
-                Inbox::Shutdown => return Poll::Ready(Step::Shutdown),
-            }
+                Inbox::AcceptError(event) => Step::Event(event),
+                Inbox::Shutdown => Step::Shutdown,
+            });
         }
         match self.poller.poll_next_unpin(cx) {
             Poll::Ready(Some(event)) => Poll::Ready(Step::Event(event)),
