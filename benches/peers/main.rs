@@ -12,6 +12,7 @@ mod poller;
 mod queue;
 mod relay;
 mod resp;
+mod shard;
 mod write_file;
 
 fn main() {
@@ -35,4 +36,5 @@ fn main() {
     write_file::run(&h);
     relay::run(&h);
     resp::run(&h);
+    shard::run(&h);
 }
