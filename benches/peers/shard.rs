@@ -7,6 +7,7 @@
 //! scenario), set up before the clock. The clock covers registering every
 //! connection with its consumer and reading every line; each consumer
 //! counts its own lines (no central queue), and the sum is checked.
+//! Consumers are dropped after the clock, as in the `poller` scenario.
 //!
 //! | row | consumer |
 //! |-----|----------|
@@ -79,8 +80,8 @@ fn setup(shards: usize, conns: usize, block: &Bytes) -> (Vec<Vec<Channel>>, Vec<
 }
 
 /// Registers `channels` with `shard` and reads every line: `per_conn`
-/// lines each.
-async fn drain(mut shard: Shard, channels: Vec<Channel>, per_conn: Tally) -> Tally {
+/// lines each. The shard comes back, to be dropped after the clock.
+async fn drain(mut shard: Shard, channels: Vec<Channel>, per_conn: Tally) -> (Tally, Shard) {
     let frames = per_conn.frames * channels.len() as u64;
     for channel in channels {
         shard.poller_mut().register(channel.framed(Framing::Lines));
@@ -92,7 +93,7 @@ async fn drain(mut shard: Shard, channels: Vec<Channel>, per_conn: Tally) -> Tal
             other => panic!("unexpected shard event {other:?}"),
         }
     }
-    t
+    (t, shard)
 }
 
 fn expected(conns: usize, per_conn: Tally) -> Tally {
@@ -125,8 +126,13 @@ fn shards_on_threads(shards: usize, conns: usize, block: &Bytes) -> Duration {
             std::thread::spawn(move || runtime(0).block_on(drain(shard, pile, per_conn)))
         })
         .collect();
-    let got = sum(threads.into_iter().map(|t| t.join().expect("shard thread")));
+    let (tallies, shards): (Vec<_>, Vec<_>) = threads
+        .into_iter()
+        .map(|t| t.join().expect("shard thread"))
+        .unzip();
     let elapsed = start.elapsed();
+    drop(shards);
+    let got = sum(tallies);
     expected(conns, per_conn).check("shards on threads", &got);
     drop(peers);
     elapsed
@@ -141,8 +147,10 @@ async fn shards_as_tasks(shards: usize, conns: usize, block: &Bytes) -> Duration
     for (shard, pile) in group.into_shards().into_iter().zip(piles) {
         tasks.spawn(drain(shard, pile, per_conn));
     }
-    let got = sum(tasks.join_all().await);
+    let (tallies, shards): (Vec<_>, Vec<_>) = tasks.join_all().await.into_iter().unzip();
     let elapsed = start.elapsed();
+    drop(shards);
+    let got = sum(tallies);
     expected(conns, per_conn).check("shards as tasks", &got);
     drop(peers);
     elapsed
@@ -161,11 +169,13 @@ async fn task_per_connection(conns: usize, block: &Bytes) -> Duration {
                 let line = lines.next().await.expect("a line").expect("decoding");
                 t.add(line.as_bytes(), 1);
             }
-            t
+            (t, lines)
         });
     }
-    let got = sum(tasks.join_all().await);
+    let (tallies, readers): (Vec<_>, Vec<_>) = tasks.join_all().await.into_iter().unzip();
     let elapsed = start.elapsed();
+    drop(readers);
+    let got = sum(tallies);
     expected(conns, per_conn).check("task per connection", &got);
     drop(peers);
     elapsed

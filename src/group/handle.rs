@@ -6,6 +6,7 @@
 //! command queue belongs to that shard alone: shards never share a lock.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -22,8 +23,12 @@ struct Shared {
     pollers: Vec<PollerHandle>,
     /// Each shard's inbox, to wake it at shutdown.
     inboxes: Vec<Sender<Inbox>>,
-    /// Cancelled once, by `shutdown`; read by each shard when it wakes.
-    shutdown: CancellationToken,
+    /// Set once, by `shutdown`; each shard loads it on every `next`. Not
+    /// the token: `CancellationToken::is_cancelled` takes a mutex, which
+    /// every shard would share.
+    shutdown: AtomicBool,
+    /// Cancelled with `shutdown`; only the accept task waits on it.
+    stop_accepting: CancellationToken,
 }
 
 /// A handle to every shard of a [`PollerGroup`](crate::PollerGroup), for
@@ -68,7 +73,8 @@ impl GroupHandle {
             shared: Arc::new(Shared {
                 pollers,
                 inboxes,
-                shutdown: CancellationToken::new(),
+                shutdown: AtomicBool::new(false),
+                stop_accepting: CancellationToken::new(),
             }),
         }
     }
@@ -77,8 +83,8 @@ impl GroupHandle {
         &self.shared.inboxes
     }
 
-    pub(super) fn shutdown_token(&self) -> &CancellationToken {
-        &self.shared.shutdown
+    pub(super) fn stop_accepting(&self) -> &CancellationToken {
+        &self.shared.stop_accepting
     }
 
     /// How many shards the group has.
@@ -177,13 +183,13 @@ impl GroupHandle {
     /// # }
     /// ```
     pub fn shutdown(&self) {
-        if self.shared.shutdown.is_cancelled() {
+        if self.shared.shutdown.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.shared.shutdown.cancel();
+        self.shared.stop_accepting.cancel();
         for inbox in &self.shared.inboxes {
-            // A full inbox already woke its shard, which sees the token when
-            // it takes the inbox in; a closed one belongs to a shard gone.
+            // A full inbox already woke its shard, which sees the flag on
+            // its next `next`; a closed one belongs to a shard gone.
             let _ = inbox.try_send(Inbox::Shutdown);
         }
     }
@@ -194,7 +200,7 @@ impl GroupHandle {
     ///
     /// See [`shutdown`](GroupHandle::shutdown).
     pub fn is_shutdown(&self) -> bool {
-        self.shared.shutdown.is_cancelled()
+        self.shared.shutdown.load(Ordering::Acquire)
     }
 }
 

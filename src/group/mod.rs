@@ -234,7 +234,7 @@ impl PollerGroup {
             tokio::spawn(acceptor::accept_loop(
                 self.acceptor,
                 self.handle.inboxes().to_vec(),
-                self.handle.shutdown_token().clone(),
+                self.handle.stop_accepting().clone(),
             ));
         }
         let handle = self.handle;

@@ -2,9 +2,13 @@
 //! own task — its events, the clients the group hands it, and the group's
 //! shutdown.
 //!
-//! `next` polls, in order: the group's shutdown, the shard's inbox (a
-//! client handed over is registered and announced in the same poll, so its
-//! `Accepted` comes before any of its `Data`), then the poller.
+//! `next` checks the group's shutdown, then polls the poller, and the
+//! shard's inbox whenever the poller has nothing or every
+//! [`INBOX_EVERY`] events: often enough that a busy shard takes its new
+//! clients in promptly, rarely enough to cost nothing per event. The inbox
+//! is always polled before `next` waits, so a client sent meanwhile wakes
+//! the task. A client handed over is registered and announced in the same
+//! poll, so its `Accepted` comes before any of its `Data`.
 //!
 //! States: `Open` (serving) → `Closing` (shutdown seen: `close_all`
 //! running, again on the next call if cancelled) → `Ended` (only the
@@ -21,6 +25,9 @@ use tokio::sync::mpsc::Receiver;
 use super::acceptor::Inbox;
 use super::{GroupHandle, GroupId};
 use crate::{ChannelId, Event, Poller, Result};
+
+/// Events yielded from the poller before the inbox is looked at again.
+const INBOX_EVERY: u32 = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -83,6 +90,8 @@ pub struct Shard {
     inbox: Receiver<Inbox>,
     handle: GroupHandle,
     state: State,
+    /// Events yielded since the inbox was last polled.
+    since_inbox: u32,
 }
 
 impl Shard {
@@ -98,6 +107,7 @@ impl Shard {
             inbox,
             handle,
             state: State::Open,
+            since_inbox: 0,
         }
     }
 
@@ -258,30 +268,44 @@ impl Shard {
     }
 
     fn poll_open(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
-        if self.handle.shutdown_token().is_cancelled() {
+        if self.handle.is_shutdown() {
             return Poll::Ready(Step::Shutdown);
         }
-        // `Ready(None)` cannot come while this shard's handle holds a
-        // sender; `Pending` registers the task for the next client.
-        if let Poll::Ready(Some(message)) = self.inbox.poll_recv(cx) {
-            return Poll::Ready(match message {
-                Inbox::Client {
-                    server,
-                    framed,
-                    peer,
-                } => {
-                    let id = self.poller.register(*framed);
-                    Step::Event(Event::Accepted { server, id, peer })
-                }
-                Inbox::AcceptError(event) => Step::Event(event),
-                Inbox::Shutdown => Step::Shutdown,
-            });
+        if self.since_inbox >= INBOX_EVERY {
+            if let Poll::Ready(step) = self.poll_inbox(cx) {
+                return Poll::Ready(step);
+            }
         }
         match self.poller.poll_next_unpin(cx) {
-            Poll::Ready(Some(event)) => Poll::Ready(Step::Event(event)),
+            Poll::Ready(Some(event)) => {
+                self.since_inbox += 1;
+                Poll::Ready(Step::Event(event))
+            }
             Poll::Ready(None) => Poll::Ready(Step::Ended),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => self.poll_inbox(cx),
         }
+    }
+
+    /// The next message of the inbox, as a step; `Pending` registers the
+    /// task for the next one.
+    fn poll_inbox(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
+        self.since_inbox = 0;
+        // `Ready(None)` cannot come while this shard's handle holds a sender.
+        let Poll::Ready(Some(message)) = self.inbox.poll_recv(cx) else {
+            return Poll::Pending;
+        };
+        Poll::Ready(match message {
+            Inbox::Client {
+                server,
+                framed,
+                peer,
+            } => {
+                let id = self.poller.register(*framed);
+                Step::Event(Event::Accepted { server, id, peer })
+            }
+            Inbox::AcceptError(event) => Step::Event(event),
+            Inbox::Shutdown => Step::Shutdown,
+        })
     }
 
     /// No more clients: the accept loop skips this shard; those already
