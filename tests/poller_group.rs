@@ -480,3 +480,26 @@ fn group_types_cross_threads() {
     send_sync::<GroupHandle>();
     send_sync::<GroupId>();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_shard_still_takes_new_clients_in() -> Result<()> {
+    let (addr, handle, tasks, _rx) = start(1, Reply::Echo).await?;
+    // One client keeps its shard busy: lines arrive faster than it answers.
+    let flood = TcpStream::connect(addr).await?;
+    let (flood_read, mut flood_write) = flood.into_split();
+    let flooding = tokio::spawn(async move {
+        let lines = "x\n".repeat(4096);
+        while flood_write.write_all(lines.as_bytes()).await.is_ok() {}
+    });
+    let draining = tokio::spawn(async move {
+        let mut lines = BufReader::new(flood_read).lines();
+        while let Ok(Some(_)) = lines.next_line().await {}
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut client = BufReader::new(within(TcpStream::connect(addr)).await?);
+    assert_eq!(ask_shard(&mut client, "me too\n").await, 0);
+    flooding.abort();
+    finish(&handle, tasks).await;
+    within(draining).await.expect("flood reader");
+    Ok(())
+}
