@@ -14,6 +14,9 @@
 //!   [`FramedChannel::read`] / [`FramedChannel::write`].
 //! - Serve many peers from one task: [`Poller`] with
 //!   [`add_server`](Poller::add_server) and [`register`](Poller::register).
+//! - Serve many peers on several cores: [`PollerGroup`] — one [`Shard`] (a
+//!   poller) per task or thread, clients spread over them, any connection
+//!   reached by its [`GroupId`].
 //! - Test protocol code without sockets: [`Channel::test`] and its [`TestPeer`].
 //! - Use the framing with tokio-util's own `Framed`: [`FrameCodec`].
 //! - Hand work between tasks and know when it is all done: [`Queue`].
@@ -54,6 +57,7 @@ mod datagram;
 mod error;
 mod framed;
 mod framing;
+mod group;
 mod handler;
 mod monitor;
 mod poll_now;
@@ -69,6 +73,7 @@ pub use crate::datagram::{DatagramAddr, DatagramChannel, DEFAULT_MAX_DATAGRAM_LE
 pub use crate::error::{Error, Result};
 pub use crate::framed::{ChannelStats, Connecting, FramedChannel};
 pub use crate::framing::{FrameCodec, Framing, DEFAULT_MAX_FRAME_LEN};
+pub use crate::group::{GroupHandle, GroupId, PollerGroup, Shard};
 pub use crate::handler::{
     connect, connect_unix, drive, serve, Acceptor, Conn, ConnHandle, ConnId, ConnInfo, Handler,
     Server, ServerHandle,

@@ -12,6 +12,7 @@ mod poller;
 mod queue;
 mod relay;
 mod resp;
+mod shard;
 #[cfg(feature = "tls")]
 mod tls;
 mod write_file;
@@ -37,6 +38,7 @@ fn main() {
     write_file::run(&h);
     relay::run(&h);
     resp::run(&h);
+    shard::run(&h);
     #[cfg(feature = "tls")]
     tls::run(&h);
 }
