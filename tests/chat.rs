@@ -415,6 +415,7 @@ async fn bad_arguments_are_refused() {
         &["--idle-timeout", "soon"],
         &["--demo", "2", "--idle-timeout", "1"],
         &["--stats-every", "0"],
+        &["--tls", "127.0.0.1:0"],
         &["--demo", "2", "--stats-every", "1"],
     ] {
         let chat = ChatProcess::start(args);
@@ -535,4 +536,69 @@ async fn idle_timeout_disconnects_a_silent_client_and_tells_the_others() {
         log.contains(&format!("chat: {guest_silent} left (timed out")),
         "{log}"
     );
+}
+
+/// `--tls`: a TLS client and a plain TCP client in the same chat.
+#[cfg(feature = "tls")]
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_and_plain_clients_chat_together() {
+    use iochannels::{Channel, Framing};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+        .expect("a self-signed certificate");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).expect("writing cert.pem");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("writing key.pem");
+    let mut chat = ChatProcess::start(&[
+        "--tcp",
+        "127.0.0.1:0",
+        "--no-unix",
+        "--tls",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert.to_str().expect("utf-8"),
+        "--tls-key",
+        key.to_str().expect("utf-8"),
+    ]);
+    let (addr, _) = chat.listening().await;
+    let line = chat.stderr_until("chat: listening on tls ").await;
+    let tls_addr: SocketAddr = line["chat: listening on tls ".len()..]
+        .parse()
+        .expect("a TLS address");
+
+    let mut plain = Client::tcp(addr).await;
+    let plain_nick = plain.welcome().await;
+    let config = iochannels::tls::client_config(&cert).expect("trusting the certificate");
+    let mut secure = within(Channel::connect_tls(tls_addr, "localhost", config))
+        .await
+        .expect("a TLS connection")
+        .framed(Framing::Lines);
+    let welcome = within(secure.read())
+        .await
+        .expect("read")
+        .expect("a welcome");
+    let welcome = String::from_utf8_lossy(&welcome).into_owned();
+    let secure_nick = welcome
+        .strip_prefix("* welcome, you are ")
+        .and_then(|rest| rest.split_once(' '))
+        .map(|(nick, _)| nick.to_owned())
+        .unwrap_or_else(|| panic!("not a welcome line: {welcome:?}"));
+    plain.expect(&format!("* {secure_nick} joined\n")).await;
+
+    within(secure.write(b"hello over tls\n"))
+        .await
+        .expect("write");
+    plain
+        .expect(&format!("{secure_nick}: hello over tls\n"))
+        .await;
+    plain.send("hello in the clear").await;
+    let got = within(secure.read()).await.expect("read").expect("a line");
+    assert_eq!(
+        got,
+        format!("{plain_nick}: hello in the clear\n").as_bytes()
+    );
+
+    chat.console("/shutdown").await;
+    let (status, log) = chat.exit().await;
+    assert!(status.success(), "chat exited with {status}:\n{log}");
 }
