@@ -61,6 +61,15 @@ pub fn run(h: &Harness) {
             elapsed
         });
         table.time(
+            "iochannels FramedChannel Lines (TestChannel via from_io)",
+            reps,
+            || {
+                let (tally, elapsed) = rt.block_on(framed_boxed_test_channel(&input));
+                expected.check("FramedChannel Lines, boxed", &tally);
+                elapsed
+            },
+        );
+        table.time(
             "iochannels FrameCodec decode loop (64 KiB reads)",
             reps,
             || {
@@ -312,6 +321,27 @@ pub async fn codec_loop(input: &[u8], mut codec: FrameCodec) -> Tally {
 pub async fn framed_test_channel(input: &[u8], framing: Framing) -> (Tally, Duration) {
     let (channel, mut peer) = Channel::test();
     let mut framed = channel.framed(framing);
+    peer.put(input);
+    peer.close();
+    let start = Instant::now();
+    let mut t = Tally::default();
+    while let Some(frame) = framed.read().await.expect("reading a frame") {
+        t.add(&frame, 0);
+    }
+    let elapsed = start.elapsed();
+    drop(peer);
+    (t, elapsed)
+}
+
+/// As [`framed_test_channel`] with `Framing::Lines`, but with the test
+/// channel behind `Channel::from_io`: the same I/O through a boxed
+/// `dyn AsyncRead + AsyncWrite`, to show what the box costs.
+async fn framed_boxed_test_channel(input: &[u8]) -> (Tally, Duration) {
+    let (channel, mut peer) = Channel::test();
+    let Channel::Test(inner) = channel else {
+        unreachable!("Channel::test() gives a test channel")
+    };
+    let mut framed = Channel::from_io(inner).framed(Framing::Lines);
     peer.put(input);
     peer.close();
     let start = Instant::now();
