@@ -3,11 +3,12 @@
 //!
 //! The source is the same for every contender but one: the input as a
 //! `&[u8]`, which implements `AsyncRead` (each read is one `memcpy` out of
-//! the input). `FramedChannel` takes a `Channel`, and no `Channel` kind wraps
-//! an arbitrary `AsyncRead`, so it reads from `Channel::test()` with the
-//! whole input `put` up front (not timed); every read of that channel locks
-//! the peer's mutex twice and copies the bytes twice (backlog -> duplex ->
-//! read buffer). The "FrameCodec decode loop" row is the loop the
+//! the input). `FramedChannel` takes a `Channel` (`Channel::from_io` needs a
+//! writer too, which `&[u8]` is not), so it reads from `Channel::test()` with
+//! the whole input `put` up front (not timed); every read of that channel
+//! locks the peer's mutex twice and copies the bytes twice (backlog ->
+//! duplex -> read buffer). A second row reads the same test channel boxed
+//! behind `Channel::from_io`: the difference is what the box costs. The "FrameCodec decode loop" row is the loop the
 //! `FramedChannel` runs (decode on a `BytesMut` fed by 64 KiB reads) over
 //! the `&[u8]`, so framing cost shows apart from the test transport.
 //!
