@@ -170,7 +170,7 @@ impl FramedChannel {
     /// Sets how long [`close`](FramedChannel::close) may take, writes and
     /// lingering included, before it gives up (default 10 s).
     pub fn set_close_timeout(&mut self, timeout: Duration) {
-        self.close_timeout = timeout;
+        self.settings_mut().close_timeout = timeout;
     }
 
     /// How the channel ended, as kaa's `closed(expected)` tells: `None` while
@@ -210,7 +210,7 @@ impl FramedChannel {
         if self.released {
             return Poll::Ready(Ok(()));
         }
-        self.start_close_clock(self.close_timeout);
+        self.start_close_clock(self.close_timeout());
         if !self.closed {
             match self.poll_shutdown_for_close(cx) {
                 Poll::Ready(Ok(())) => {}
@@ -238,7 +238,8 @@ impl FramedChannel {
             std::io::ErrorKind::TimedOut,
             format!(
                 "{}: graceful close gave up after {:?} with {unsent} bytes unsent: the peer is not reading",
-                self.endpoint, self.close_timeout
+                self.endpoint,
+                self.close_timeout()
             ),
         ))
     }

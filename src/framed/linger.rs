@@ -74,7 +74,9 @@ impl FramedChannel {
     /// # }
     /// ```
     pub fn set_linger(&mut self, linger: Duration) {
-        self.linger = linger;
+        if linger != self.linger() {
+            self.settings_mut().linger = linger;
+        }
     }
 
     /// Starts the clock of a graceful close that must be done within
@@ -101,24 +103,25 @@ impl FramedChannel {
         if self.released {
             return Poll::Ready(());
         }
-        if !self.channel.lingers_on_close() || self.linger.is_zero() {
+        let linger = self.linger();
+        if !self.channel.lingers_on_close() || linger.is_zero() {
             self.release();
             return Poll::Ready(());
         }
-        self.start_close_clock(self.close_timeout);
+        self.start_close_clock(self.close_timeout());
         let Some(clock) = self.close_clock.as_mut() else {
             return Poll::Ready(());
         };
         if !clock.lingering {
             clock.lingering = true;
-            clock.rearm(self.linger);
+            clock.rearm(linger);
         }
         let mut scratch = [0u8; 16 * 1024];
         let mut drained = false;
         for _ in 0..DISCARD_READS_PER_POLL {
             let mut buf = ReadBuf::new(&mut scratch);
             match Pin::new(&mut self.channel).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) if !buf.filled().is_empty() => clock.rearm(self.linger),
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => clock.rearm(linger),
                 // The peer's EOF, or an error: nothing more can come.
                 Poll::Ready(_) => {
                     self.release();

@@ -96,16 +96,14 @@ pub struct FramedChannel {
     /// An error met by `buffered_frame`, for the next read to report
     /// (boxed: rare, and a poller holds thousands of these).
     pending_error: Option<Box<Error>>,
-    /// How long a graceful `close()` may take.
-    close_timeout: Duration,
-    /// How long a closing socket waits for more input before release.
-    linger: Duration,
+    /// The close timeout, the linger time and the queue limit, when one was
+    /// set (boxed: most channels keep the defaults, and a poller holds
+    /// thousands of channels).
+    settings: Option<Box<Settings>>,
     /// Running while a graceful close is under way (boxed: it is rare).
     close_clock: Option<Box<CloseClock>>,
     /// The close is over and the channel's fds are released.
     released: bool,
-    /// Most bytes `queue` lets wait in the write buffer.
-    queue_limit: usize,
 }
 
 impl FramedChannel {
@@ -134,11 +132,9 @@ impl FramedChannel {
             pending_error: None,
             frames_in: 0,
             frames_out: 0,
-            close_timeout: DEFAULT_CLOSE_TIMEOUT,
-            linger: LINGER_IDLE,
+            settings: None,
             close_clock: None,
             released: false,
-            queue_limit: DEFAULT_QUEUE_LIMIT,
         }
     }
 
@@ -385,10 +381,9 @@ impl FramedChannel {
     pub fn queue(&mut self, data: impl AsRef<[u8]>) -> Result<()> {
         self.check_writable()?;
         let data = data.as_ref();
-        if self.writer.buf.len() + data.len() > self.queue_limit {
-            return Err(Error::QueueFull {
-                limit: self.queue_limit,
-            });
+        let limit = self.queue_limit();
+        if self.writer.buf.len() + data.len() > limit {
+            return Err(Error::QueueFull { limit });
         }
         self.writer.buf.extend_from_slice(data);
         self.frames_out += 1;
@@ -397,7 +392,35 @@ impl FramedChannel {
 
     /// Sets the most bytes [`queue`](FramedChannel::queue) lets wait (default 8 MiB).
     pub fn set_queue_limit(&mut self, limit: usize) {
-        self.queue_limit = limit;
+        self.settings_mut().queue_limit = limit;
+    }
+
+    fn queue_limit(&self) -> usize {
+        self.settings
+            .as_ref()
+            .map_or(DEFAULT_QUEUE_LIMIT, |s| s.queue_limit)
+    }
+
+    /// How long a graceful close may take.
+    pub(crate) fn close_timeout(&self) -> Duration {
+        self.settings
+            .as_ref()
+            .map_or(DEFAULT_CLOSE_TIMEOUT, |s| s.close_timeout)
+    }
+
+    /// How long a closing socket waits for more input before release.
+    pub(crate) fn linger(&self) -> Duration {
+        self.settings.as_ref().map_or(LINGER_IDLE, |s| s.linger)
+    }
+
+    pub(crate) fn settings_mut(&mut self) -> &mut Settings {
+        self.settings.get_or_insert_with(|| {
+            Box::new(Settings {
+                close_timeout: DEFAULT_CLOSE_TIMEOUT,
+                linger: LINGER_IDLE,
+                queue_limit: DEFAULT_QUEUE_LIMIT,
+            })
+        })
     }
 
     pub(crate) fn poll_flush_sink(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
@@ -435,6 +458,14 @@ impl FramedChannel {
             other => other,
         }
     }
+}
+
+/// What a channel was told instead of the defaults.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) close_timeout: Duration,
+    pub(crate) linger: Duration,
+    pub(crate) queue_limit: usize,
 }
 
 impl fmt::Debug for FramedChannel {
