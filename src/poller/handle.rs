@@ -80,6 +80,11 @@ impl Shared {
         Ok(())
     }
 
+    /// Whether handles queued commands the poller has not taken yet.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
     /// Takes every queued command into `into` (in order), if any.
     pub(crate) fn take(&self, into: &mut Vec<Command>) {
         if self.pending.swap(false, Ordering::AcqRel) {

@@ -102,13 +102,4 @@ impl Ids {
             _ => Err(Error::Closed),
         }
     }
-
-    /// Whether `id` is a channel the user can see.
-    pub(crate) fn is_visible(&self, id: ChannelId) -> bool {
-        let state = self.lock();
-        state
-            .slots
-            .get(id.index as usize)
-            .is_some_and(|slot| slot.generation == id.generation && slot.visible)
-    }
 }

@@ -354,8 +354,9 @@ impl Poller {
         if is_datagram(id) {
             return self.datagrams.send(id, data.into(), None, &self.limits);
         }
-        if self.channels.get_mut(id).is_none() && self.shared.ids.is_visible(id) {
-            // Registered through a handle and not taken in yet: take it now.
+        if self.shared.has_pending() {
+            // A channel registered through a handle may not be taken in yet:
+            // take what handles queued now (one atomic load otherwise).
             self.apply_commands();
         }
         self.channels.write(id, data.into(), &self.limits)
