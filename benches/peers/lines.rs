@@ -65,7 +65,11 @@ pub fn run(h: &Harness) {
             "iochannels FramedChannel Lines (TestChannel via from_io)",
             reps,
             || {
-                let (tally, elapsed) = rt.block_on(framed_boxed_test_channel(&input));
+                let boxed = |channel| match channel {
+                    Channel::Test(inner) => Channel::from_io(inner),
+                    other => other,
+                };
+                let (tally, elapsed) = rt.block_on(framed_over(&input, Framing::Lines, boxed));
                 expected.check("FramedChannel Lines, boxed", &tally);
                 elapsed
             },
@@ -320,29 +324,18 @@ pub async fn codec_loop(input: &[u8], mut codec: FrameCodec) -> Tally {
 /// put (and the end announced) before the clock starts; returns the tally
 /// and the time the reads took.
 pub async fn framed_test_channel(input: &[u8], framing: Framing) -> (Tally, Duration) {
-    let (channel, mut peer) = Channel::test();
-    let mut framed = channel.framed(framing);
-    peer.put(input);
-    peer.close();
-    let start = Instant::now();
-    let mut t = Tally::default();
-    while let Some(frame) = framed.read().await.expect("reading a frame") {
-        t.add(&frame, 0);
-    }
-    let elapsed = start.elapsed();
-    drop(peer);
-    (t, elapsed)
+    framed_over(input, framing, |channel| channel).await
 }
 
-/// As [`framed_test_channel`] with `Framing::Lines`, but with the test
-/// channel behind `Channel::from_io`: the same I/O through a boxed
-/// `dyn AsyncRead + AsyncWrite`, to show what the box costs.
-async fn framed_boxed_test_channel(input: &[u8]) -> (Tally, Duration) {
+/// As [`framed_test_channel`], with the test channel made into another
+/// `Channel` by `wrap` first (`Channel::from_io` shows what its box costs).
+async fn framed_over(
+    input: &[u8],
+    framing: Framing,
+    wrap: impl FnOnce(Channel) -> Channel,
+) -> (Tally, Duration) {
     let (channel, mut peer) = Channel::test();
-    let Channel::Test(inner) = channel else {
-        unreachable!("Channel::test() gives a test channel")
-    };
-    let mut framed = Channel::from_io(inner).framed(Framing::Lines);
+    let mut framed = wrap(channel).framed(framing);
     peer.put(input);
     peer.close();
     let start = Instant::now();
