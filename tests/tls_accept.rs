@@ -197,6 +197,18 @@ async fn the_cap_on_handshakes_pauses_accepting_until_one_ends() {
 }
 
 /// The next event that is not about data, within a bound.
+/// A client with the right certificate is served, and announced.
+async fn a_good_client_is_served(
+    addr: SocketAddr,
+    pki: &Pki,
+    events: &mut mpsc::UnboundedReceiver<Event>,
+) {
+    within(served(addr, pki.client_config()))
+        .await
+        .expect("a good client is served");
+    assert!(matches!(next_event(events).await, Event::Accepted { .. }));
+}
+
 async fn next_event(events: &mut mpsc::UnboundedReceiver<Event>) -> Event {
     bounded(Duration::from_secs(5), "next event", events.recv())
         .await
@@ -242,13 +254,7 @@ async fn a_client_that_does_not_trust_the_server_fails_clearly_and_others_are_se
         }
         other => panic!("expected an AcceptError, got {other:?}"),
     }
-    within(served(addr, pki.client_config()))
-        .await
-        .expect("a good client is served");
-    assert!(matches!(
-        next_event(&mut events).await,
-        Event::Accepted { .. }
-    ));
+    a_good_client_is_served(addr, &pki, &mut events).await;
 }
 
 #[tokio::test]
@@ -338,13 +344,7 @@ async fn eof_and_garbage_during_the_handshake_are_errors_of_one_connection() {
             other => panic!("expected an AcceptError of one connection, got {other:?}"),
         }
     }
-    within(served(addr, pki.client_config()))
-        .await
-        .expect("a good client is served");
-    assert!(matches!(
-        next_event(&mut events).await,
-        Event::Accepted { .. }
-    ));
+    a_good_client_is_served(addr, &pki, &mut events).await;
 }
 
 #[tokio::test]
