@@ -42,6 +42,8 @@ pub struct Table {
     unit: &'static str,
     items: f64,
     rows: Vec<(String, Vec<Duration>)>,
+    /// A second row to show a ratio to (a ceiling), when set.
+    also: Option<String>,
 }
 
 impl Table {
@@ -52,7 +54,14 @@ impl Table {
             unit,
             items: items as f64,
             rows: Vec::new(),
+            also: None,
         }
+    }
+
+    /// Adds a second ratio column, to the row named `row` (a ceiling).
+    pub fn also_ratio_to(mut self, row: &str) -> Table {
+        self.also = Some(row.to_owned());
+        self
     }
 
     /// Times `run` `reps` times (after one untimed warm-up) and records it under `name`.
@@ -81,14 +90,26 @@ impl Table {
             .iter()
             .find(|(n, _)| n == baseline)
             .map(|(_, s)| self.median_rate(s));
+        let also = self.also.as_deref().map(|name| {
+            let rate = self
+                .rows
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(f64::NAN, |(_, s)| self.median_rate(s));
+            (name, rate)
+        });
         println!("\n## {}", self.title);
-        println!(
+        print!(
             "{:<40} {:>16} {:>10} {:>22}",
             "contender",
             format!("median {}", self.unit),
             format!("x {baseline}"),
             "min..max"
         );
+        match also {
+            Some(_) => println!(" {:>10}", "x ceiling"),
+            None => println!(),
+        }
         for (name, samples) in &self.rows {
             let rate = self.median_rate(samples);
             let ratio = base.map_or(f64::NAN, |b| rate / b);
@@ -98,13 +119,17 @@ impl Table {
                 .collect();
             let lo = rates.iter().cloned().fold(f64::INFINITY, f64::min);
             let hi = rates.iter().cloned().fold(0.0, f64::max);
-            println!(
+            print!(
                 "{:<40} {:>16} {:>10.2} {:>22}",
                 name,
                 human(rate),
                 ratio,
                 format!("{}..{}", human(lo), human(hi))
             );
+            match also {
+                Some((_, top)) => println!(" {:>10.2}", rate / top),
+                None => println!(),
+            }
         }
     }
 }
@@ -139,4 +164,119 @@ pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
         b
     };
     b.enable_all().build().expect("building a tokio runtime")
+}
+
+/// A child process running this very bench binary with `var=role` in its
+/// environment (see each scenario's `child_role`), killed if the bench
+/// process unwinds before waiting for it. Its stdin stays open until then:
+/// its EOF tells the child that the bench process is gone.
+pub struct Kid {
+    child: Option<std::process::Child>,
+    stdin: Option<std::process::ChildStdin>,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Kid {
+    pub fn spawn(var: &str, role: &str) -> Result<Kid, String> {
+        use std::process::{Command, Stdio};
+        // This very binary, even if a rebuild has replaced its file since.
+        let exe = format!("/proc/{}/exe", std::process::id());
+        let mut child = Command::new(exe)
+            .env(var, role)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("spawning {role}: {e}"))?;
+        let stdout = std::io::BufReader::new(child.stdout.take().ok_or("no child stdout")?);
+        let stdin = child.stdin.take();
+        Ok(Kid {
+            child: Some(child),
+            stdin,
+            stdout,
+        })
+    }
+
+    /// Sends one line to the child's stdin.
+    pub fn say(&mut self, line: &str) -> Result<(), String> {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().ok_or("child stdin closed")?;
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("writing to a child: {e}"))
+    }
+
+    /// The rest of the child's next line, which must start with `word`.
+    pub fn expect(&mut self, word: &str) -> Result<String, String> {
+        use std::io::BufRead;
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .map_err(|e| format!("reading a child: {e}"))?;
+        match line.trim_end().strip_prefix(word) {
+            Some(rest) => Ok(rest.trim().to_owned()),
+            None => Err(format!("expected `{word} ...` from a child, got {line:?}")),
+        }
+    }
+
+    /// Closes the child's stdin and waits for it to exit.
+    pub fn wait(mut self) {
+        drop(self.stdin.take());
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Kid {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard one (and the hard one to
+/// `want` where allowed, as root); children inherit it. Returns the soft limit now in force.
+pub fn raise_nofile(want: u64) -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let now = getrlimit(Resource::Nofile);
+    let hard = now.maximum.unwrap_or(u64::MAX);
+    if hard < want {
+        let up = Rlimit {
+            current: Some(want),
+            maximum: Some(want),
+        };
+        if setrlimit(Resource::Nofile, up).is_ok() {
+            return want;
+        }
+    }
+    let up = Rlimit {
+        current: Some(hard),
+        maximum: now.maximum,
+    };
+    match setrlimit(Resource::Nofile, up) {
+        Ok(()) => hard,
+        Err(_) => now.current.unwrap_or(u64::MAX),
+    }
+}
+
+/// The (connections, percent active) cases of the poller scenarios: those
+/// in `var` (`10000:100,100:1`) when set, else 100, 1,000 and 10,000
+/// connections each all and 1% active.
+pub fn poller_cases(var: &str) -> Vec<(usize, usize)> {
+    match std::env::var(var) {
+        Ok(v) => v
+            .split(',')
+            .filter_map(|c| {
+                let (n, pct) = c.split_once(':')?;
+                Some((n.parse().ok()?, pct.parse().ok()?))
+            })
+            .collect(),
+        Err(_) => [100, 1_000, 10_000]
+            .into_iter()
+            .flat_map(|n| [(n, 100), (n, 1)])
+            .collect(),
+    }
 }

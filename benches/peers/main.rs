@@ -8,6 +8,7 @@ mod handle;
 mod harness;
 mod lines;
 mod memory;
+mod net;
 mod poller;
 mod queue;
 mod relay;
@@ -18,8 +19,8 @@ mod tls;
 mod write_file;
 
 fn main() {
-    // The memory and resp scenarios' client and server processes are this binary too.
-    if memory::child_role() || resp::child_role() {
+    // The memory, resp and net scenarios' client, server and sender processes are this binary too.
+    if memory::child_role() || resp::child_role() || net::child_role() {
         return;
     }
     let h = harness::Harness::from_env();
@@ -33,6 +34,7 @@ fn main() {
     lines::run(&h);
     framings::run(&h);
     poller::run(&h);
+    net::run(&h);
     handle::run(&h);
     memory::run(&h);
     write_file::run(&h);

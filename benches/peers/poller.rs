@@ -31,7 +31,7 @@ use tokio::task::JoinSet;
 use tokio_stream::StreamMap;
 use tokio_util::codec::{Decoder, FramedRead, LinesCodec};
 
-use crate::harness::{runtime, Harness, Table};
+use crate::harness::{poller_cases, runtime, Harness, Table};
 use crate::lines::{env_usize, make_lines, FrameBytes, Rows, Tally};
 
 const DEFAULT_LINES: usize = 1_000_000;
@@ -53,19 +53,7 @@ pub fn run(h: &Harness) {
     let rt = &runtime(0);
     // `IOCHANNELS_BENCH_POLLER_CASES=10000:100,100:1` runs only those
     // (connections:percent active) cases.
-    let cases: Vec<(usize, usize)> = match std::env::var("IOCHANNELS_BENCH_POLLER_CASES") {
-        Ok(v) => v
-            .split(',')
-            .filter_map(|c| {
-                let (n, pct) = c.split_once(':')?;
-                Some((n.parse().ok()?, pct.parse().ok()?))
-            })
-            .collect(),
-        Err(_) => [100, 1_000, 10_000]
-            .into_iter()
-            .flat_map(|n| [(n, 100), (n, 1)])
-            .collect(),
-    };
+    let cases = poller_cases("IOCHANNELS_BENCH_POLLER_CASES");
     for (n, active_pct) in cases {
         let active = (n * active_pct / 100).max(1);
         let case = Case::new(n, active, total / active);
