@@ -98,55 +98,49 @@ pub trait Sock: AsRawFd + Sized + Send + 'static {
     fn nonblocking(&self) -> io::Result<()>;
 }
 
-impl Sock for std::net::TcpStream {
-    type Tokio = tokio::net::TcpStream;
-    fn into_tokio(self) -> Self::Tokio {
-        tokio::net::TcpStream::from_std(self).expect("registering a TCP socket")
-    }
-    fn from_tokio(io: Self::Tokio) -> Self {
-        io.into_std().expect("deregistering a TCP socket")
-    }
-    fn tokio_channel(io: Self::Tokio) -> Channel {
-        Channel::from(io)
-    }
-    fn from_channel(channel: Channel) -> Self {
-        match channel {
-            Channel::Tcp(io) => Self::from_tokio(io),
-            other => panic!("not a TCP channel: {other:?}"),
+/// `Sock` for a std socket type, its tokio type and its `Channel` variant:
+/// the same calls on each.
+macro_rules! sock {
+    ($std:ty, $tokio:ty, $variant:ident, $what:literal) => {
+        impl Sock for $std {
+            type Tokio = $tokio;
+            fn into_tokio(self) -> Self::Tokio {
+                <$tokio>::from_std(self).expect(concat!("registering a ", $what))
+            }
+            fn from_tokio(io: Self::Tokio) -> Self {
+                io.into_std().expect(concat!("deregistering a ", $what))
+            }
+            fn tokio_channel(io: Self::Tokio) -> Channel {
+                Channel::from(io)
+            }
+            fn from_channel(channel: Channel) -> Self {
+                match channel {
+                    Channel::$variant(io) => Self::from_tokio(io),
+                    other => panic!("not a {} channel: {other:?}", $what),
+                }
+            }
+            fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+                io::Read::read(&mut &*self, buf)
+            }
+            fn nonblocking(&self) -> io::Result<()> {
+                self.set_nonblocking(true)
+            }
         }
-    }
-    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        io::Read::read(&mut &*self, buf)
-    }
-    fn nonblocking(&self) -> io::Result<()> {
-        self.set_nonblocking(true)
-    }
+    };
 }
 
-impl Sock for std::os::unix::net::UnixStream {
-    type Tokio = tokio::net::UnixStream;
-    fn into_tokio(self) -> Self::Tokio {
-        tokio::net::UnixStream::from_std(self).expect("registering a Unix socket")
-    }
-    fn from_tokio(io: Self::Tokio) -> Self {
-        io.into_std().expect("deregistering a Unix socket")
-    }
-    fn tokio_channel(io: Self::Tokio) -> Channel {
-        Channel::from(io)
-    }
-    fn from_channel(channel: Channel) -> Self {
-        match channel {
-            Channel::Unix(io) => Self::from_tokio(io),
-            other => panic!("not a Unix channel: {other:?}"),
-        }
-    }
-    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        io::Read::read(&mut &*self, buf)
-    }
-    fn nonblocking(&self) -> io::Result<()> {
-        self.set_nonblocking(true)
-    }
-}
+sock!(
+    std::net::TcpStream,
+    tokio::net::TcpStream,
+    Tcp,
+    "TCP socket"
+);
+sock!(
+    std::os::unix::net::UnixStream,
+    tokio::net::UnixStream,
+    Unix,
+    "Unix socket"
+);
 
 /// One case's connections and the sender process on their other ends.
 pub struct Net<S> {
