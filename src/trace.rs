@@ -5,6 +5,13 @@
 //! (with its reason), flow control pausing and resuming a channel, an
 //! accept error and its pause. Trace level: every frame, and a span per
 //! channel (`channel`, with its id) entered while the poller works on it.
+//!
+//! Also here: [`count!`], around every update of a counter of
+//! [`ChannelStats`](crate::ChannelStats) and
+//! [`PollerTotals`](crate::PollerTotals), so that what the counters cost
+//! can be measured: built with `RUSTFLAGS="--cfg iochannels_uncounted"`,
+//! the updates are compiled out (the counters then read zero). That cfg is
+//! for the benchmark only (README, Observability); nothing else changes.
 
 /// A debug-level event (nothing without the `tracing` feature).
 macro_rules! debug_event {
@@ -31,4 +38,15 @@ macro_rules! channel_span {
     };
 }
 
-pub(crate) use {channel_span, debug_event, trace_event};
+/// A counter update (a statement or a block of them), compiled out under
+/// `--cfg iochannels_uncounted` to measure what the counters cost.
+macro_rules! count {
+    ($($update:tt)*) => {{
+        #[cfg(not(iochannels_uncounted))]
+        {
+            $($update)*;
+        }
+    }};
+}
+
+pub(crate) use {channel_span, count, debug_event, trace_event};

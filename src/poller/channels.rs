@@ -142,7 +142,7 @@ impl Channels {
 
     /// Registers `framed` under `id`, allocated already (by a handle).
     pub(crate) fn insert_as(&mut self, id: ChannelId, framed: FramedChannel) {
-        self.registered += 1;
+        crate::trace::count!(self.registered += 1);
         let (notify, waker) = SlotWaker::new(&self.queue, id.index);
         notify.notify();
         let entry = Entry {
@@ -222,8 +222,10 @@ impl Channels {
             });
         }
         entry.out.push(data);
-        entry.writes += 1;
-        entry.queued_high = entry.queued_high.max(entry.out.len());
+        crate::trace::count!({
+            entry.writes += 1;
+            entry.queued_high = entry.queued_high.max(entry.out.len());
+        });
         let pauses = entry.out.len() >= limits.high_water && !entry.paused;
         entry.notify.notify();
         if pauses {

@@ -127,7 +127,8 @@ impl Poller {
 
     /// Counts an event as it is yielded (`local`: a `Closed` was a local close).
     pub(super) fn count_event(&mut self, event: &Event, local: Option<bool>) {
-        self.counts.events += 1;
+        crate::trace::count!(self.counts.events += 1);
+        #[cfg(not(iochannels_uncounted))]
         if let Event::Closed { error, .. } = event {
             let closed = &mut self.counts.closed;
             match error {

@@ -84,7 +84,7 @@ impl Poller {
     /// [`Turn::Full`]: only handing events out makes room, so calling it
     /// again at once would find the same keys and do nothing.
     pub(super) fn turn(&mut self, max_events: usize) -> Turn {
-        self.counts.turns += 1;
+        crate::trace::count!(self.counts.turns += 1);
         self.shared.publish(self.totals());
         self.apply_commands();
         self.queue.take(&mut self.keys);
@@ -131,7 +131,7 @@ impl Poller {
         for _ in 0..ACCEPTS_PER_TURN {
             match server.poll_accept(&mut cx) {
                 Poll::Ready(Accept::Failed(error, retry_in)) => {
-                    self.counts.accept_errors += 1;
+                    crate::trace::count!(self.counts.accept_errors += 1);
                     let error: crate::Error = error.into();
                     crate::trace::debug_event!(server = %server_id, %error, ?retry_in, "accept failed");
                     self.events.push_back(Event::AcceptError {
@@ -148,7 +148,7 @@ impl Poller {
                     let mut framed = channel.framed(self.framing.clone());
                     framed.set_max_frame_len(self.max_frame_len);
                     let id = self.channels.insert(framed);
-                    self.counts.accepted += 1;
+                    crate::trace::count!(self.counts.accepted += 1);
                     crate::trace::debug_event!(server = %server_id, %id, %peer, "accepted");
                     self.idle.watch(id, &mut self.channels);
                     self.events.push_back(Event::Accepted {
