@@ -242,9 +242,10 @@ impl Poller {
     /// Does what yielding `event` means: a `Closed` frees its id (or lets
     /// the channel linger) and is remembered for `closed_expected`.
     fn hand_out(&mut self, event: Event) -> Event {
-        let mut local = None;
-        if let Event::Closed { id, .. } = &event {
-            local = if is_datagram(*id) {
+        crate::trace::count!(self.counts.events += 1);
+        // (Only a `Closed` has more to do: nothing else is looked at per event.)
+        if let Event::Closed { id, error } = &event {
+            let local = if is_datagram(*id) {
                 // A datagram channel only ends by a local close.
                 self.datagrams.finalize(*id);
                 Some(true)
@@ -255,10 +256,7 @@ impl Poller {
                 }
             };
             self.last_closed = local.map(|local| (*id, local));
-        }
-        self.count_event(&event, local);
-        #[cfg(feature = "tracing")]
-        if let Event::Closed { id, error } = &event {
+            crate::trace::count!(self.counts.closed.count(error.as_ref(), local));
             crate::trace::debug_event!(
                 %id,
                 local = ?local,
