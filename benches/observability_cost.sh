@@ -61,12 +61,14 @@ median_of() {
         print v; done = 1 }'
 }
 
+row() { printf '%-32s%12s%12s%12s%12s%12s\n' "$@"; }
+
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f%%", (a / b - 1) * 100 }'; }
 
 if [[ $mode == callgrind || $mode == both ]]; then
     echo
     echo "## instructions per line (callgrind: run of 2 reps - run of 1, $lines lines per run)"
-    printf '%-32s%12s%12s%12s%12s%12s\n' case default uncounted tracing counters tracing
+    row case default uncounted tracing counters tracing
     for c in "${cases[@]}"; do
         declare -A per=()
         for v in "${variants[@]}"; do
@@ -77,7 +79,7 @@ if [[ $mode == callgrind || $mode == both ]]; then
             done
             per[$v]=$(awk -v a="${ins[0]}" -v b="${ins[1]}" -v n="$lines" 'BEGIN { printf "%.1f", (b - a) / n }')
         done
-        printf '%-32s%12s%12s%12s%12s%12s\n' "${c%%|*}" "${per[default]}" "${per[uncounted]}" \
+        row "${c%%|*}" "${per[default]}" "${per[uncounted]}" \
             "${per[tracing]}" "$(pct "${per[default]}" "${per[uncounted]}")" \
             "$(pct "${per[tracing]}" "${per[default]}")"
     done
@@ -87,7 +89,7 @@ fi
 if [[ $mode == time || $mode == both ]]; then
     echo
     echo "## lines/s, M (median of $rounds interleaved rounds, each the bench's median of 3)"
-    printf '%-32s%12s%12s%12s%12s%12s\n' case default uncounted tracing counters tracing
+    row case default uncounted tracing counters tracing
     for c in "${cases[@]}"; do
         IFS='|' read -r _ _ row _ <<<"$c"
         declare -A got=()
@@ -100,7 +102,7 @@ if [[ $mode == time || $mode == both ]]; then
         for v in "${variants[@]}"; do
             med[$v]=$(tr ' ' '\n' <<<"${got[$v]}" | grep . | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
         done
-        printf '%-32s%12s%12s%12s%12s%12s\n' "${c%%|*}" "${med[default]}" "${med[uncounted]}" \
+        row "${c%%|*}" "${med[default]}" "${med[uncounted]}" \
             "${med[tracing]}" "$(pct "${med[uncounted]}" "${med[default]}")" \
             "$(pct "${med[default]}" "${med[tracing]}")"
     done
