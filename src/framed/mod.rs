@@ -452,6 +452,12 @@ impl FramedChannel {
     }
 
     /// Adds the endpoint's description to I/O errors.
+    /// What [`Channel::describe`] said of its channel: kind and addresses.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     pub(crate) fn name_endpoint(&self, e: Error) -> Error {
         match e {
             Error::Io(io) => Error::Io(crate::error::io_at(&*self.endpoint, io)),

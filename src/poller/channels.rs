@@ -89,6 +89,9 @@ pub(crate) struct Entry {
     pub(super) writes: u64,
     pub(super) queued_high: usize,
     pub(super) pauses: u64,
+    /// Its `channel` span (id and endpoint), entered while the poller works on it.
+    #[cfg(feature = "tracing")]
+    pub(super) span: tracing::Span,
 }
 
 /// Every channel of a poller, by slot index.
@@ -145,7 +148,11 @@ impl Channels {
         crate::trace::count!(self.registered += 1);
         let (notify, waker) = SlotWaker::new(&self.queue, id.index);
         notify.notify();
+        #[cfg(feature = "tracing")]
+        let span = crate::trace::channel_span(id, framed.endpoint());
         let entry = Entry {
+            #[cfg(feature = "tracing")]
+            span,
             framed,
             notify,
             waker,
