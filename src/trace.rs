@@ -3,8 +3,17 @@
 //!
 //! Debug level: a client accepted, a channel registered, a channel closed
 //! (with its reason), flow control pausing and resuming a channel, an
-//! accept error and its pause. Trace level: every frame, and a span per
-//! channel (`channel`, with its id) entered while the poller works on it.
+//! accept error and its pause. Trace level: every frame. A debug-level
+//! span per channel (`channel`, with its id and endpoint: kind and
+//! addresses), made once at registration and entered while the poller works
+//! on the channel.
+//!
+//! Also here: [`count!`], around every update of a counter of
+//! [`ChannelStats`](crate::ChannelStats) and
+//! [`PollerTotals`](crate::PollerTotals), so that what the counters cost
+//! can be measured: built with `RUSTFLAGS="--cfg iochannels_uncounted"`,
+//! the updates are compiled out (the counters then read zero). That cfg is
+//! for the benchmark only (README, Observability); nothing else changes.
 
 /// A debug-level event (nothing without the `tracing` feature).
 macro_rules! debug_event {
@@ -22,13 +31,33 @@ macro_rules! trace_event {
     };
 }
 
-/// Enters a trace-level span for channel `$id` until the end of the scope
-/// (nothing without the `tracing` feature).
-macro_rules! channel_span {
-    ($id:expr) => {
+/// The debug-level span of a registered channel: its id, and its endpoint
+/// as [`Channel::describe`](crate::Channel::describe) gives it (kind and
+/// addresses: `tcp 127.0.0.1:7878 -> 127.0.0.1:40000`). Made once, at
+/// registration; the events of the poller's work on the channel are inside it.
+#[cfg(feature = "tracing")]
+pub(crate) fn channel_span(id: crate::ChannelId, endpoint: &str) -> tracing::Span {
+    tracing::debug_span!(target: "iochannels", "channel", id = %id, endpoint = %endpoint)
+}
+
+/// Enters a channel's span (from [`channel_span`]) until the end of the
+/// scope (nothing without the `tracing` feature).
+macro_rules! enter_span {
+    ($span:expr) => {
         #[cfg(feature = "tracing")]
-        let _span = tracing::trace_span!(target: "iochannels", "channel", id = %$id).entered();
+        let _span = $span.clone().entered();
     };
 }
 
-pub(crate) use {channel_span, debug_event, trace_event};
+/// A counter update (a statement or a block of them), compiled out under
+/// `--cfg iochannels_uncounted` to measure what the counters cost.
+macro_rules! count {
+    ($($update:tt)*) => {{
+        #[cfg(not(iochannels_uncounted))]
+        {
+            $($update)*;
+        }
+    }};
+}
+
+pub(crate) use {count, debug_event, enter_span, trace_event};

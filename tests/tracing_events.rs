@@ -1,6 +1,7 @@
 //! The `tracing` feature: the poller's debug events (accepted, registered,
 //! closed with the reason, flow control paused and resumed) and trace-level
-//! frames inside a `channel` span, with their fields, in a test subscriber.
+//! frames inside a `channel` span (id, kind and addresses), with their
+//! fields, in a test subscriber.
 #![cfg(feature = "tracing")]
 
 mod support;
@@ -93,7 +94,7 @@ async fn poller_events_appear_with_their_fields() -> iochannels::Result<()> {
         within(poller.next()).await,
         Some(Event::Flushed { .. })
     ));
-    let _client = within(reader).await.expect("reader")?;
+    let client = within(reader).await.expect("reader")?;
     let _ = poller
         .poll(Some(std::time::Duration::from_millis(20)))
         .await;
@@ -104,7 +105,11 @@ async fn poller_events_appear_with_their_fields() -> iochannels::Result<()> {
     has("accepted server=");
     has(&format!("id={id} peer=127.0.0.1:"));
     has("frame len=6");
-    has(&format!("channel{{id={id}}}"));
+    // The channel's span: its id, kind and both addresses (the client's port is ours).
+    let client_port = client.local_addr()?.port();
+    has(&format!(
+        "channel{{id={id} endpoint=tcp {addr} -> 127.0.0.1:{client_port}}}"
+    ));
     has("paused reading (flow control)");
     has("resumed reading");
     has(&format!("closed id={long}"));

@@ -111,7 +111,7 @@ pub fn run(h: &Harness) {
 /// of one contender in a row: on a shared machine, load that comes and goes
 /// then spreads over every contender instead of landing on one. Rows can be
 /// narrowed with `IOCHANNELS_BENCH_ROWS=a,b` (rows whose name contains one
-/// of the words; all when unset), to run one contender under a profiler.
+/// of the words, or is exactly a `=word`; all when unset), to run one contender under a profiler.
 pub struct Rows<'a> {
     table: Table,
     reps: usize,
@@ -153,10 +153,14 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// Whether `IOCHANNELS_BENCH_ROWS` lets the row `name` run.
+/// Whether `IOCHANNELS_BENCH_ROWS` lets the row `name` run: a word matches
+/// the rows whose name contains it, `=word` only the row named exactly that.
 pub fn row_wanted(name: &str) -> bool {
     match std::env::var("IOCHANNELS_BENCH_ROWS") {
-        Ok(v) if !v.is_empty() => v.split(',').any(|w| !w.is_empty() && name.contains(w)),
+        Ok(v) if !v.is_empty() => v.split(',').any(|w| match w.strip_prefix('=') {
+            Some(exact) => name == exact,
+            None => !w.is_empty() && name.contains(w),
+        }),
         _ => true,
     }
 }

@@ -147,7 +147,7 @@ impl FramedChannel {
         }
         match self.reader.buffered_frame(&mut self.codec)? {
             Ok(frame) => {
-                self.frames_in += 1;
+                crate::trace::count!(self.frames_in += 1);
                 Some(frame)
             }
             // Left for the next read to report (the codec's state says so).
@@ -173,7 +173,7 @@ impl FramedChannel {
         }
         match self.reader.buffered_frame(&mut self.codec) {
             Some(Ok(frame)) => {
-                self.frames_in += 1;
+                crate::trace::count!(self.frames_in += 1);
                 return Poll::Ready(Ok(Some(frame)));
             }
             Some(Err(e)) => return Poll::Ready(Err(self.name_endpoint(e))),
@@ -183,7 +183,7 @@ impl FramedChannel {
             .reader
             .poll_frame(cx, &mut self.channel, &mut self.codec);
         match &polled {
-            Poll::Ready(Ok(Some(_))) => self.frames_in += 1,
+            Poll::Ready(Ok(Some(_))) => crate::trace::count!(self.frames_in += 1),
             Poll::Ready(Ok(None) | Err(Error::Io(_))) => {
                 self.ending.get_or_insert(Ending::Remote);
             }
@@ -302,14 +302,14 @@ impl FramedChannel {
     pub async fn write(&mut self, data: impl AsRef<[u8]>) -> Result<()> {
         let data = data.as_ref();
         self.check_writable()?;
-        self.frames_out += 1;
+        crate::trace::count!(self.frames_out += 1);
         let mut written = 0;
         std::future::poll_fn(|cx| {
             ready!(self.writer.poll_flush(cx, &mut self.channel))
                 .map_err(|e| self.name_endpoint(e))?;
             let before = written;
             let all = Writer::poll_write_all(cx, &mut self.channel, data, &mut written);
-            self.writer.bytes_out += (written - before) as u64;
+            crate::trace::count!(self.writer.bytes_out += (written - before) as u64);
             ready!(all).map_err(|e| self.name_endpoint(Error::from_io_write(e)))?;
             let flushed = ready!(Pin::new(&mut self.channel).poll_flush(cx));
             Poll::Ready(flushed.map_err(|e| self.name_endpoint(Error::from_io_write(e))))
@@ -386,7 +386,7 @@ impl FramedChannel {
             return Err(Error::QueueFull { limit });
         }
         self.writer.buf.extend_from_slice(data);
-        self.frames_out += 1;
+        crate::trace::count!(self.frames_out += 1);
         Ok(())
     }
 
@@ -448,10 +448,16 @@ impl FramedChannel {
 
     /// A Sink item was encoded.
     pub(crate) fn count_frame_out(&mut self) {
-        self.frames_out += 1;
+        crate::trace::count!(self.frames_out += 1);
     }
 
     /// Adds the endpoint's description to I/O errors.
+    /// What [`Channel::describe`] said of its channel: kind and addresses.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     pub(crate) fn name_endpoint(&self, e: Error) -> Error {
         match e {
             Error::Io(io) => Error::Io(crate::error::io_at(&*self.endpoint, io)),

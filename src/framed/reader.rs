@@ -126,7 +126,7 @@ impl Reader {
                 }
                 Poll::Ready(Ok(0)) => self.state = ReadState::Eof,
                 Poll::Ready(Ok(n)) => {
-                    self.bytes_in += n as u64;
+                    crate::trace::count!(self.bytes_in += n as u64);
                     if self.note_times {
                         self.last_input = Some(tokio::time::Instant::now());
                     }

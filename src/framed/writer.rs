@@ -87,7 +87,7 @@ impl Writer {
                 return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
             }
             self.buf.advance(n);
-            self.bytes_out += n as u64;
+            crate::trace::count!(self.bytes_out += n as u64);
         }
         if self.buf.capacity() > 4 * SINK_HIGH_WATER {
             // A burst grew it; don't keep that for ever.

@@ -36,7 +36,7 @@ impl Channels {
     /// the channel is not being read (closing, paused, gone).
     pub(crate) fn next_frame(&mut self, id: ChannelId) -> Option<(Event, bool)> {
         let entry = self.slots.get_mut(id.index, id.generation)?;
-        crate::trace::channel_span!(id);
+        crate::trace::enter_span!(entry.span);
         entry.frames_queued = false;
         if entry.state != State::Open || entry.paused || !entry.readable {
             return None;
@@ -82,7 +82,7 @@ impl Channels {
             return;
         };
         let id = ChannelId { index, generation };
-        crate::trace::channel_span!(id);
+        crate::trace::enter_span!(entry.span);
         entry.notify.clear();
         let Entry {
             framed,

@@ -89,6 +89,9 @@ pub(crate) struct Entry {
     pub(super) writes: u64,
     pub(super) queued_high: usize,
     pub(super) pauses: u64,
+    /// Its `channel` span (id and endpoint), entered while the poller works on it.
+    #[cfg(feature = "tracing")]
+    pub(super) span: tracing::Span,
 }
 
 /// Every channel of a poller, by slot index.
@@ -142,10 +145,14 @@ impl Channels {
 
     /// Registers `framed` under `id`, allocated already (by a handle).
     pub(crate) fn insert_as(&mut self, id: ChannelId, framed: FramedChannel) {
-        self.registered += 1;
+        crate::trace::count!(self.registered += 1);
         let (notify, waker) = SlotWaker::new(&self.queue, id.index);
         notify.notify();
+        #[cfg(feature = "tracing")]
+        let span = crate::trace::channel_span(id, framed.endpoint());
         let entry = Entry {
+            #[cfg(feature = "tracing")]
+            span,
             framed,
             notify,
             waker,
@@ -222,8 +229,10 @@ impl Channels {
             });
         }
         entry.out.push(data);
-        entry.writes += 1;
-        entry.queued_high = entry.queued_high.max(entry.out.len());
+        crate::trace::count!({
+            entry.writes += 1;
+            entry.queued_high = entry.queued_high.max(entry.out.len());
+        });
         let pauses = entry.out.len() >= limits.high_water && !entry.paused;
         entry.notify.notify();
         if pauses {

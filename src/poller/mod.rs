@@ -370,6 +370,8 @@ impl Poller {
     ///
     /// See [`PollerHandle`].
     pub fn handle(&self) -> PollerHandle {
+        // Turns publish only while a handle is alive: catch this one up.
+        self.shared.publish(self.totals());
         PollerHandle::new(Arc::clone(&self.shared))
     }
 }

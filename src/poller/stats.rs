@@ -4,7 +4,7 @@
 //! the paths that already run (no atomics, no clock); the totals are
 //! copied out for handles once per turn.
 
-use super::{ChannelId, Event, Poller};
+use super::{ChannelId, Poller};
 use crate::{ChannelStats, Error};
 
 /// How channels ended, counted as their `Event::Closed` is yielded.
@@ -23,6 +23,20 @@ pub struct ClosedCounts {
     pub idle_timeout: u64,
     /// Any other error (a reset, a failed write, ...).
     pub error: u64,
+}
+
+impl ClosedCounts {
+    /// Counts one `Closed` with `error` (`local`: it was a local close).
+    pub(super) fn count(&mut self, error: Option<&Error>, local: Option<bool>) {
+        match error {
+            None if local == Some(true) => self.local += 1,
+            None => self.peer_eof += 1,
+            Some(Error::FrameTooLong { .. }) => self.frame_too_long += 1,
+            Some(Error::QueueFull { .. }) => self.queue_full += 1,
+            Some(Error::TimedOut) => self.idle_timeout += 1,
+            Some(_) => self.error += 1,
+        }
+    }
 }
 
 /// Counters of a [`Poller`], from [`Poller::totals`] or
@@ -123,21 +137,5 @@ impl Poller {
     /// `None` if `id` is not a registered stream channel.
     pub fn is_paused(&self, id: ChannelId) -> Option<bool> {
         self.channels.get(id).map(|entry| entry.paused)
-    }
-
-    /// Counts an event as it is yielded (`local`: a `Closed` was a local close).
-    pub(super) fn count_event(&mut self, event: &Event, local: Option<bool>) {
-        self.counts.events += 1;
-        if let Event::Closed { error, .. } = event {
-            let closed = &mut self.counts.closed;
-            match error {
-                None if local == Some(true) => closed.local += 1,
-                None => closed.peer_eof += 1,
-                Some(Error::FrameTooLong { .. }) => closed.frame_too_long += 1,
-                Some(Error::QueueFull { .. }) => closed.queue_full += 1,
-                Some(Error::TimedOut) => closed.idle_timeout += 1,
-                Some(_) => closed.error += 1,
-            }
-        }
     }
 }

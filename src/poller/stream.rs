@@ -84,8 +84,12 @@ impl Poller {
     /// [`Turn::Full`]: only handing events out makes room, so calling it
     /// again at once would find the same keys and do nothing.
     pub(super) fn turn(&mut self, max_events: usize) -> Turn {
-        self.counts.turns += 1;
-        self.shared.publish(self.totals());
+        crate::trace::count!(self.counts.turns += 1);
+        // For handles to read; with none alive nobody would (a new handle
+        // publishes as it is made).
+        crate::trace::count!(if std::sync::Arc::strong_count(&self.shared) > 1 {
+            self.shared.publish(self.totals());
+        });
         self.apply_commands();
         self.queue.take(&mut self.keys);
         if self.keys.is_empty() {
@@ -131,7 +135,7 @@ impl Poller {
         for _ in 0..ACCEPTS_PER_TURN {
             match server.poll_accept(&mut cx) {
                 Poll::Ready(Accept::Failed(error, retry_in)) => {
-                    self.counts.accept_errors += 1;
+                    crate::trace::count!(self.counts.accept_errors += 1);
                     let error: crate::Error = error.into();
                     crate::trace::debug_event!(server = %server_id, %error, ?retry_in, "accept failed");
                     self.events.push_back(Event::AcceptError {
@@ -148,7 +152,7 @@ impl Poller {
                     let mut framed = channel.framed(self.framing.clone());
                     framed.set_max_frame_len(self.max_frame_len);
                     let id = self.channels.insert(framed);
-                    self.counts.accepted += 1;
+                    crate::trace::count!(self.counts.accepted += 1);
                     crate::trace::debug_event!(server = %server_id, %id, %peer, "accepted");
                     self.idle.watch(id, &mut self.channels);
                     self.events.push_back(Event::Accepted {
@@ -242,9 +246,10 @@ impl Poller {
     /// Does what yielding `event` means: a `Closed` frees its id (or lets
     /// the channel linger) and is remembered for `closed_expected`.
     fn hand_out(&mut self, event: Event) -> Event {
-        let mut local = None;
-        if let Event::Closed { id, .. } = &event {
-            local = if is_datagram(*id) {
+        crate::trace::count!(self.counts.events += 1);
+        // (Only a `Closed` has more to do: nothing else is looked at per event.)
+        if let Event::Closed { id, error } = &event {
+            let local = if is_datagram(*id) {
                 // A datagram channel only ends by a local close.
                 self.datagrams.finalize(*id);
                 Some(true)
@@ -255,10 +260,7 @@ impl Poller {
                 }
             };
             self.last_closed = local.map(|local| (*id, local));
-        }
-        self.count_event(&event, local);
-        #[cfg(feature = "tracing")]
-        if let Event::Closed { id, error } = &event {
+            crate::trace::count!(self.counts.closed.count(error.as_ref(), local));
             crate::trace::debug_event!(
                 %id,
                 local = ?local,

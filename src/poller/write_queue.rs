@@ -73,7 +73,7 @@ impl WriteQueue {
                 return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
             }
             self.len -= n;
-            self.sent += n as u64;
+            crate::trace::count!(self.sent += n as u64);
             if n >= front.len() {
                 self.chunks.pop_front();
             } else {
