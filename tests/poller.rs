@@ -444,6 +444,47 @@ async fn busy_channel_does_not_starve_others() {
     );
 }
 
+/// The poller spends tokio's cooperative budget per turn (and its reads
+/// per read), not per event: a burst of buffered frames goes out in runs
+/// far longer than the 128 events a per-event budget would allow, yet the
+/// task still yields to the others long before the burst ends.
+#[tokio::test(flavor = "current_thread")]
+async fn a_burst_yields_to_other_tasks_per_turn_not_per_event() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    const LINES: usize = 100_000;
+    let mut poller = Poller::new(Framing::Lines);
+    let (channel, mut peer) = Channel::test();
+    let id = poller.register(channel.framed(Framing::Lines));
+    peer.put("b\n".repeat(LINES));
+    let ran = Arc::new(AtomicBool::new(false));
+    let other = tokio::spawn({
+        let ran = Arc::clone(&ran);
+        async move { ran.store(true, Ordering::SeqCst) }
+    });
+    let mut before_other = 0;
+    while !ran.load(Ordering::SeqCst) {
+        assert_eq!(
+            data(next(&mut poller).await),
+            (id, Bytes::from_static(b"b\n"))
+        );
+        before_other += 1;
+        assert!(before_other < LINES, "the poller never yielded");
+    }
+    assert!(
+        before_other > 128,
+        "the poller yielded after {before_other} events: budget spent per event"
+    );
+    for _ in before_other..LINES {
+        assert_eq!(
+            data(next(&mut poller).await),
+            (id, Bytes::from_static(b"b\n"))
+        );
+    }
+    other.await.expect("the other task");
+}
+
 #[tokio::test]
 async fn queue_limit_refuses_writes_to_a_peer_that_does_not_read() -> iochannels::Result<()> {
     let mut poller = Poller::new(Framing::Lines);

@@ -85,10 +85,11 @@ const EMPTY_STEPS: usize = 64;
 /// `tokio_stream::StreamMap`, which polls all of them). Ids index a slab:
 /// `register`, `unregister`, `write` and `close` are O(1). Frames are cut
 /// one at a time as they are yielded (so [`set_framing`](Poller::set_framing)
-/// is exact), ready channels taking turns in runs of up to 64 frames; every event spends
-/// one unit of tokio's cooperative budget, so neither a busy channel nor the
-/// poller as a whole can starve the rest. An idle channel holds no read
-/// buffer.
+/// is exact), ready channels taking turns in runs of up to 64 frames; every turn
+/// (and every read) spends one unit of tokio's cooperative budget, so neither
+/// a busy channel nor the poller as a whole can starve the rest, while the
+/// frames of a read are handed out without a trip through the scheduler
+/// every 128 events. An idle channel holds no read buffer.
 ///
 /// Other tasks and threads reach the channels through a [`PollerHandle`]
 /// ([`handle`](Poller::handle)); a channel silent for the idle timeout is

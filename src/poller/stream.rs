@@ -173,16 +173,13 @@ impl Stream for Poller {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
         let this = self.get_mut();
-        let coop = ready!(tokio::task::coop::poll_proceed(cx));
         for _ in 0..EMPTY_STEPS {
             if let Some(event) = this.events.pop_front() {
-                coop.made_progress();
                 return Poll::Ready(Some(this.hand_out(event)));
             }
             if !this.turn_due {
                 if let Some(id) = this.frames.pop_front() {
                     if let Some(event) = this.cut_frame(id) {
-                        coop.made_progress();
                         return Poll::Ready(Some(this.hand_out(event)));
                     }
                     continue;
@@ -195,6 +192,12 @@ impl Stream for Poller {
             if this.ended {
                 return Poll::Ready(None);
             }
+            // A turn spends one unit of tokio's cooperative budget (reads
+            // spend theirs too): at most 64 frames of a channel go between
+            // turns, so the task still yields after a bounded amount of
+            // work, without a trip through the scheduler every 128 events.
+            // Spent out: woken at once, back after the other tasks.
+            let coop = ready!(tokio::task::coop::poll_proceed(cx));
             this.idle.poll(cx, &mut this.channels, &this.limits);
             // Before the turn takes the woken keys: one woken after it wakes
             // us. (Not needed while events are there to hand out.)
@@ -203,12 +206,14 @@ impl Stream for Poller {
             // (Handles' commands applied by the turn may have queued events.)
             if this.events.is_empty() && this.frames.is_empty() {
                 match turn {
+                    // The unit comes back as `coop` drops.
                     Turn::Idle => return Poll::Pending,
                     // Requeued keys wake the task: it comes back after the others ran.
                     Turn::OutOfBudget => return Poll::Pending,
                     Turn::Worked | Turn::Full => {}
                 }
             }
+            coop.made_progress();
         }
         // Steps that only moved writes or found nothing to cut: let others
         // run, then go on.
