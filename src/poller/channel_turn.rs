@@ -18,6 +18,16 @@ use super::write_queue::WriteQueue;
 use super::{ChannelId, Event};
 use crate::{Error, FramedChannel};
 
+/// What cutting a channel's next frame gave: kept small (not an `Event`,
+/// which is three times the size) because it is returned once per frame
+/// and the `Event` is built only where it is handed out.
+pub(crate) enum Cut {
+    /// A frame: `Event::Data`.
+    Data(bytes::Bytes),
+    /// The input ended (with the error, if it failed): `Event::Closed`.
+    End(Option<Error>),
+}
+
 impl Channels {
     /// The next frame of `id` if one is whole in its buffer now (no read,
     /// no event): for a consumer that handles a channel's burst in one go.
@@ -30,11 +40,12 @@ impl Channels {
     }
 
     /// Cuts the next frame of `id` (reading if none is buffered): its
-    /// `Data`, or its `Closed` once its input ended or failed. `more` says
-    /// whether `id` goes back on the frame queue. `None` if there is
-    /// nothing to yield now: the read registered the channel's waker, or
-    /// the channel is not being read (closing, paused, gone).
-    pub(crate) fn next_frame(&mut self, id: ChannelId) -> Option<(Event, bool)> {
+    /// data, or its end once its input ended or failed (only a `Data` puts
+    /// `id` back on the frame queue). `None` if there is nothing to yield
+    /// now: the read registered the channel's waker, or the channel is not
+    /// being read (closing, paused, gone).
+    #[inline]
+    pub(crate) fn next_frame(&mut self, id: ChannelId) -> Option<Cut> {
         let entry = self.slots.get_mut(id.index, id.generation)?;
         crate::trace::enter_span!(entry.span);
         entry.frames_queued = false;
@@ -47,12 +58,11 @@ impl Channels {
             Poll::Ready(Ok(Some(data))) => {
                 crate::trace::trace_event!(len = data.len(), "frame");
                 entry.frames_queued = true;
-                Some((Event::Data { id, data }, true))
+                Some(Cut::Data(data))
             }
             Poll::Ready(Ok(None)) => {
                 entry.state = State::EofReported;
-                let error = entry.end_error.take();
-                Some((Event::Closed { id, error }, false))
+                Some(Cut::End(entry.end_error.take()))
             }
             // A write-only channel (a pipe with only a sink): keep it for writing.
             Poll::Ready(Err(Error::NotReadable)) => {
@@ -64,7 +74,7 @@ impl Channels {
             // is, so replies already queued still go out (or fail) after it.
             Poll::Ready(Err(e)) => {
                 entry.state = State::EofReported;
-                Some((Event::Closed { id, error: Some(e) }, false))
+                Some(Cut::End(Some(e)))
             }
         }
     }
