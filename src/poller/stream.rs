@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use futures::{FutureExt, Stream, StreamExt};
+use futures::{Stream, StreamExt};
 
 use super::channel_turn::Cut;
 use super::datagrams::is_datagram;
@@ -15,6 +15,10 @@ use super::server::Accept;
 use super::{
     ChannelId, Event, Poller, ServerId, ACCEPTS_PER_TURN, EMPTY_STEPS, MAX_EVENTS_PER_TURN,
 };
+
+/// Room for this many events in a new batch from `poll` (it grows to
+/// `MAX_EVENTS_PER_TURN`): past the few reallocations of a tiny `Vec`.
+const BATCH_CAPACITY: usize = 64;
 
 /// Frames cut from one channel in a row before the next channel's turn.
 const FRAMES_PER_RUN: u32 = 64;
@@ -65,13 +69,21 @@ impl Poller {
         let Some(first) = first else {
             return Vec::new();
         };
-        let mut batch = vec![first];
-        while batch.len() < MAX_EVENTS_PER_TURN {
-            match self.next().now_or_never() {
-                Some(Some(event)) => batch.push(event),
-                _ => break,
+        let mut batch = Vec::with_capacity(BATCH_CAPACITY);
+        batch.push(first);
+        // The rest of what is ready now, in one poll with the task's own
+        // context (a `next().now_or_never()` per event built a future and
+        // a no-op waker each time).
+        std::future::poll_fn(|cx| {
+            while batch.len() < MAX_EVENTS_PER_TURN {
+                match Pin::new(&mut *self).poll_next(cx) {
+                    Poll::Ready(Some(event)) => batch.push(event),
+                    Poll::Ready(None) | Poll::Pending => break,
+                }
             }
-        }
+            Poll::Ready(())
+        })
+        .await;
         batch
     }
 
