@@ -13,11 +13,13 @@
 //! Current-thread runtime. `IOCHANNELS_BENCH_LINES_NET_N=N` sets the lines
 //! per run (default 2,000,000); `IOCHANNELS_BENCH_LINES_LEN=16` one length.
 
+use std::time::Instant;
+
 use futures::StreamExt;
 use iochannels::Framing;
 use tokio_util::codec::{FramedRead, LinesCodec};
 
-use super::{ceiling, on, with_net, Conns, Load, Shared, Sock, Transport};
+use super::{ceiling, on, with_net, Conns, Got, Load, Shared, Sock, Transport};
 use crate::harness::{runtime, Harness, Table};
 use crate::lines::{env_usize, Rows, Tally};
 
@@ -90,32 +92,38 @@ fn one<S>(mut conns: Vec<S>) -> S {
     conns.pop().expect("one connection")
 }
 
-async fn framed_read<S: Sock>(conns: Vec<S>, lines: u64) -> (Vec<S>, Tally) {
+async fn framed_read<S: Sock>(conns: Vec<S>, lines: u64) -> Got<S> {
     let mut framed = one(conns).into_channel().framed(Framing::Lines);
     let mut t = Tally::default();
     while t.frames < lines {
         let line = framed.read().await.expect("reading").expect("a line");
         t.add(&line, 0);
     }
-    (vec![S::from_channel(framed.into_inner())], t)
+    // The clock stops here: giving the sockets back is not timed.
+    let done = Instant::now();
+    (vec![S::from_channel(framed.into_inner())], t, done)
 }
 
-async fn framed_stream<S: Sock>(conns: Vec<S>, lines: u64) -> (Vec<S>, Tally) {
+async fn framed_stream<S: Sock>(conns: Vec<S>, lines: u64) -> Got<S> {
     let mut framed = one(conns).into_channel().framed(Framing::Lines);
     let mut t = Tally::default();
     while t.frames < lines {
         let line = framed.next().await.expect("a line").expect("reading");
         t.add(&line, 0);
     }
-    (vec![S::from_channel(framed.into_inner())], t)
+    // The clock stops here: giving the sockets back is not timed.
+    let done = Instant::now();
+    (vec![S::from_channel(framed.into_inner())], t, done)
 }
 
-async fn lines_codec<S: Sock>(conns: Vec<S>, lines: u64) -> (Vec<S>, Tally) {
+async fn lines_codec<S: Sock>(conns: Vec<S>, lines: u64) -> Got<S> {
     let mut framed = FramedRead::new(one(conns).into_tokio(), LinesCodec::new());
     let mut t = Tally::default();
     while t.frames < lines {
         let line = framed.next().await.expect("a line").expect("decoding");
         t.add(line.as_bytes(), 1);
     }
-    (vec![S::from_tokio(framed.into_inner())], t)
+    // The clock stops here: giving the sockets back is not timed.
+    let done = Instant::now();
+    (vec![S::from_tokio(framed.into_inner())], t, done)
 }

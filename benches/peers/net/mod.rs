@@ -11,7 +11,7 @@
 //! (`prepare`, untimed), tells it to write them (`send`) and starts the
 //! clock; the clock covers the
 //! contender registering the sockets (with its reactor) and reading every
-//! line; then the contender gives the sockets back (deregistered) and the
+//! line; then (untimed) the contender gives the sockets back (deregistered) and the
 //! sender confirms it wrote everything. Each run reads exactly what was
 //! sent, so no byte is left for the next one. Every contender's frames are
 //! tallied and checked, the ceiling's newlines and bytes.
@@ -142,6 +142,10 @@ sock!(
     "Unix socket"
 );
 
+/// What a contender gives back: the connections, what it read, and when
+/// it had read the last line (the end of the timed part).
+pub type Got<S> = (Vec<S>, Tally, Instant);
+
 /// One case's connections and the sender process on their other ends.
 pub struct Net<S> {
     conns: Vec<S>,
@@ -255,7 +259,7 @@ fn accept_all<S: Sock>(n: usize, accept: impl Fn() -> io::Result<S>) -> Result<V
 impl<S: Sock> Net<S> {
     /// One timed run: `read` gets the connections, must read every line of
     /// `load` (returning its tally) and give the connections back.
-    fn run(&mut self, load: Load, read: impl FnOnce(Vec<S>, u64) -> (Vec<S>, Tally)) -> Duration {
+    fn run(&mut self, load: Load, read: impl FnOnce(Vec<S>, u64) -> Got<S>) -> Duration {
         let conns = std::mem::take(&mut self.conns);
         assert!(!conns.is_empty(), "a previous run lost the connections");
         if self.expected.0 != (load.per_active, load.len) {
@@ -271,8 +275,8 @@ impl<S: Sock> Net<S> {
             .say(&format!("send {}", load.active))
             .expect("starting the sender");
         let start = Instant::now();
-        let (conns, got) = read(conns, expected.frames);
-        let elapsed = start.elapsed();
+        let (conns, got, done) = read(conns, expected.frames);
+        let elapsed = done - start;
         let sent = sender.expect("sent").expect("the sender's report");
         assert_eq!(sent, expected.bytes.to_string(), "the sender's byte count");
         got.check_lines(&expected);

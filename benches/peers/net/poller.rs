@@ -20,7 +20,7 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll as TaskPoll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use iochannels::{ChannelId, Event, Framing, Poller};
@@ -29,7 +29,7 @@ use tokio::task::JoinSet;
 use tokio_stream::StreamMap;
 use tokio_util::codec::{FramedRead, LinesCodec};
 
-use super::{ceiling, on, with_net, Conns, Load, Shared, Sock, Transport};
+use super::{ceiling, on, with_net, Conns, Got, Load, Shared, Sock, Transport};
 use crate::harness::{poller_cases, runtime, Harness, Table};
 use crate::lines::{env_usize, Rows, Tally};
 
@@ -144,7 +144,7 @@ fn give_back<S: Sock>(poller: &mut Poller, ids: Vec<ChannelId>) -> Vec<S> {
         .collect()
 }
 
-async fn poller_stream<S: Sock>(conns: Vec<S>, lines: u64) -> (Vec<S>, Tally) {
+async fn poller_stream<S: Sock>(conns: Vec<S>, lines: u64) -> Got<S> {
     let mut poller = Poller::new(Framing::Lines);
     let ids = register(&mut poller, conns);
     let mut t = Tally::default();
@@ -154,10 +154,12 @@ async fn poller_stream<S: Sock>(conns: Vec<S>, lines: u64) -> (Vec<S>, Tally) {
             other => panic!("unexpected poller event {other:?}"),
         }
     }
-    (give_back(&mut poller, ids), t)
+    // The clock stops here: giving the sockets back is not timed.
+    let done = Instant::now();
+    (give_back(&mut poller, ids), t, done)
 }
 
-async fn poller_batch<S: Sock>(conns: Vec<S>, lines: u64) -> (Vec<S>, Tally) {
+async fn poller_batch<S: Sock>(conns: Vec<S>, lines: u64) -> Got<S> {
     let mut poller = Poller::new(Framing::Lines);
     let ids = register(&mut poller, conns);
     let mut t = Tally::default();
@@ -169,10 +171,12 @@ async fn poller_batch<S: Sock>(conns: Vec<S>, lines: u64) -> (Vec<S>, Tally) {
             }
         }
     }
-    (give_back(&mut poller, ids), t)
+    // The clock stops here: giving the sockets back is not timed.
+    let done = Instant::now();
+    (give_back(&mut poller, ids), t, done)
 }
 
-async fn select_all<S: Sock>(conns: Vec<S>, lines: u64) -> (Vec<S>, Tally) {
+async fn select_all<S: Sock>(conns: Vec<S>, lines: u64) -> Got<S> {
     let mut all = futures::stream::select_all(
         conns
             .into_iter()
@@ -183,14 +187,16 @@ async fn select_all<S: Sock>(conns: Vec<S>, lines: u64) -> (Vec<S>, Tally) {
         let line = all.next().await.expect("a line").expect("decoding");
         t.add(line.as_bytes(), 1);
     }
+    // The clock stops here: giving the sockets back is not timed.
+    let done = Instant::now();
     let back = all
         .into_iter()
         .map(|f| S::from_tokio(f.into_inner()))
         .collect();
-    (back, t)
+    (back, t, done)
 }
 
-async fn stream_map<S: Sock>(conns: Vec<S>, lines: u64) -> (Vec<S>, Tally) {
+async fn stream_map<S: Sock>(conns: Vec<S>, lines: u64) -> Got<S> {
     let n = conns.len();
     let mut map = StreamMap::with_capacity(n);
     for (i, c) in conns.into_iter().enumerate() {
@@ -201,13 +207,15 @@ async fn stream_map<S: Sock>(conns: Vec<S>, lines: u64) -> (Vec<S>, Tally) {
         let (_, line) = map.next().await.expect("a line");
         t.add(line.expect("decoding").as_bytes(), 1);
     }
+    // The clock stops here: giving the sockets back is not timed.
+    let done = Instant::now();
     let back = (0..n)
         .map(|i| S::from_tokio(map.remove(&i).expect("inserted").into_inner()))
         .collect();
-    (back, t)
+    (back, t, done)
 }
 
-async fn task_per_connection<S: Sock>(conns: Vec<S>, lines: u64) -> (Vec<S>, Tally) {
+async fn task_per_connection<S: Sock>(conns: Vec<S>, lines: u64) -> Got<S> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(1024);
     let (back_tx, back_rx) = std::sync::mpsc::channel();
     let mut tasks = JoinSet::new();
@@ -232,11 +240,13 @@ async fn task_per_connection<S: Sock>(conns: Vec<S>, lines: u64) -> (Vec<S>, Tal
         let line = rx.recv().await.expect("a line");
         t.add(line.as_bytes(), 1);
     }
+    // The clock stops here: giving the sockets back is not timed.
+    let done = Instant::now();
     // The tasks wait on sockets with nothing more to come: cancelled, each
     // gives its socket back as it is dropped.
     tasks.shutdown().await;
     let back = back_rx.try_iter().map(S::from_tokio).collect();
-    (back, t)
+    (back, t, done)
 }
 
 /// A socket lent to a task that cannot return it (it is cancelled): sent
