@@ -215,6 +215,9 @@ async fn framed(transport: Transport, p: &Arc<Pattern>, volume: u64) -> Duration
     while let Some(frame) = input.read().await.expect("framed read") {
         got.take(&frame);
     }
+    // Our end goes as a reader's would at EOF: the writer's graceful close
+    // lingers (up to 2 s) until it sees that close.
+    drop(input);
     task.await.expect("writer task");
     let elapsed = start.elapsed();
     got.check("FramedChannel", volume);
