@@ -1,7 +1,8 @@
 //! What the poller does on its own is observable: `Event::Flushed` when a
 //! channel's output is all sent (asked for with `notify_flushed`), and
-//! flow-control pauses in `stats()` and `is_paused`. (Accept errors:
-//! tests/poller_faults.rs, `accept_survives_fd_exhaustion`.)
+//! flow-control pauses in `stats()` and `is_paused`, and every counter of
+//! a channel and a poller against exact traffic (`write_file` included).
+//! (Accept errors: tests/poller_faults.rs, `accept_survives_fd_exhaustion`.)
 
 mod support;
 
@@ -227,5 +228,38 @@ async fn framed_channel_counters_match_the_traffic() -> iochannels::Result<()> {
         (4 + 4 + 6, 3, 0)
     );
     assert_eq!(peer.get(), "one\ntwo\nthree\n");
+    Ok(())
+}
+
+#[tokio::test]
+async fn write_file_is_counted_over_sendfile_and_over_the_copy() -> iochannels::Result<()> {
+    use std::io::Write;
+    const LEN: usize = 100_000;
+    let mut file = tempfile::tempfile()?;
+    file.write_all(&vec![b'f'; LEN])?;
+
+    // A Unix socket: sendfile(2).
+    let (ours, mut theirs) = tokio::net::UnixStream::pair()?;
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        theirs.read_to_end(&mut got).await.map(|_| got.len())
+    });
+    let mut framed = Channel::from(ours).framed(Framing::Bytes);
+    framed.write(b"head\n").await?;
+    assert_eq!(within(framed.write_file(&file)).await?, LEN as u64);
+    let stats = framed.stats();
+    assert_eq!((stats.bytes_out, stats.frames_out), (LEN as u64 + 5, 2));
+    framed.close().await?;
+    assert_eq!(within(reader).await.expect("reader")?, LEN + 5);
+
+    // The test channel: the copy. A range past the file's end fails, and
+    // what went out before the end is counted.
+    let (channel, mut peer) = Channel::test();
+    let mut framed = channel.framed(Framing::Bytes);
+    let short = within(framed.write_file_range(&file, LEN as u64 - 10, Some(20), |_| {})).await;
+    assert!(short.is_err(), "{short:?}");
+    let stats = framed.stats();
+    assert_eq!((stats.bytes_out, stats.frames_out), (10, 1));
+    assert_eq!(peer.get(), "f".repeat(10));
     Ok(())
 }

@@ -215,16 +215,32 @@ impl FramedChannel {
             len,
             sent: 0,
         };
-        if let Some(target) = Target::of(&self.channel, &transfer) {
-            match target.send(&mut transfer, &mut progress).await {
-                Ok(Sendfile::Done) => return self.finish(&transfer),
+        let sent = self.send_file(&mut transfer, &mut progress).await;
+        // One write in the channel's counters, with what went out even if
+        // it then failed.
+        crate::trace::count!({
+            self.writer.bytes_out += transfer.sent;
+            self.frames_out += 1;
+        });
+        sent
+    }
+
+    /// Sends `transfer` with sendfile where the sink takes it, else by copying.
+    async fn send_file(
+        &mut self,
+        transfer: &mut Transfer<'_>,
+        progress: &mut impl FnMut(u64),
+    ) -> Result<u64> {
+        if let Some(target) = Target::of(&self.channel, transfer) {
+            match target.send(transfer, progress).await {
+                Ok(Sendfile::Done) => return self.finish(transfer),
                 // Not for this sink: copy the rest.
                 Ok(Sendfile::Unsupported) => {}
                 Err(e) => return Err(self.name_endpoint(e)),
             }
         }
-        self.copy(&mut transfer, &mut progress).await?;
-        self.finish(&transfer)
+        self.copy(transfer, progress).await?;
+        self.finish(transfer)
     }
 
     /// The copy fallback: 64 KiB positional reads, each written out in full.
