@@ -2,6 +2,7 @@
 //! paths, and the path of a built example.
 #![allow(dead_code)]
 
+pub mod chat;
 pub mod frames;
 pub mod lines;
 
