@@ -71,6 +71,25 @@ pub fn set_nofile_soft(soft: u64) -> std::io::Result<()> {
     rustix::process::setrlimit(rustix::process::Resource::Nofile, lim).map_err(Into::into)
 }
 
+/// Makes sure this process may open `needed` fds, raising the soft limit up
+/// to the hard one if it has to. `false` (with a message saying why) if it
+/// cannot: the caller skips.
+pub fn ensure_fds(needed: u64) -> bool {
+    let (soft, hard) = nofile_limits();
+    if soft >= needed {
+        return true;
+    }
+    if hard < needed {
+        eprintln!(
+            "SKIPPED: needs {needed} fds but RLIMIT_NOFILE hard limit is {hard}; \
+             raise it (ulimit -Hn) to run this test"
+        );
+        return false;
+    }
+    set_nofile_soft(hard).expect("raising the RLIMIT_NOFILE soft limit to the hard limit");
+    true
+}
+
 /// Awaits `fut`, failing the test (naming `what`) if it takes longer than `limit`.
 pub async fn bounded<F: Future>(limit: Duration, what: &str, fut: F) -> F::Output {
     match tokio::time::timeout(limit, fut).await {
