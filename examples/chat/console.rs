@@ -7,7 +7,7 @@ use bytes::Bytes;
 use iochannels::{ChannelStats, PollerTotals};
 use tokio::sync::oneshot;
 
-use crate::room::{Bus, ShardStats};
+use crate::room::{Audience, Bus, ShardStats};
 use crate::shard::ChatShard;
 use crate::{split_command, trim_line};
 
@@ -28,7 +28,8 @@ impl ChatShard {
                 self.tell_console(who);
             }
             "/say" if !arg.is_empty() => {
-                self.broadcast(None, Bytes::from(format!("* admin: {arg}\n")));
+                let line = Bytes::from(format!("* admin: {arg}\n"));
+                self.broadcast(Audience::EVERYONE, line);
                 let n = self.room.len();
                 let plural = if n == 1 { "" } else { "s" };
                 self.tell_console(format!("* said to {n} client{plural}\n"));
@@ -96,9 +97,9 @@ impl ChatShard {
         let mut busiest: Vec<(u64, &String, ChannelStats)> = self
             .members
             .iter()
-            .filter_map(|(id, nick)| {
+            .filter_map(|(id, member)| {
                 let s = poller.stats(*id)?;
-                Some((s.bytes_in + s.bytes_out, nick, s))
+                Some((s.bytes_in + s.bytes_out, &member.nick, s))
             })
             .collect();
         busiest.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));

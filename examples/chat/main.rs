@@ -55,11 +55,20 @@
 //!   needs one authority, so the nick table (nick → `GroupId`) is a
 //!   `Mutex` that only joins, leaves, `/nick`, `/who` and `/kick` take:
 //!   rare events next to lines.
+//! - **Notices: numbered.** Shards hear of a join, rename or leave at
+//!   different times, so each such change takes a number under the nick
+//!   table's lock, each member keeps the number of its join, and a notice
+//!   goes only to members that joined before its change: nobody is told
+//!   of a join older than their own, as on one shard. Lines need no
+//!   number: they reach whoever is in the room when they arrive.
 //! - **Replies to one client** on another shard (`/kick`, `/slow`) go
 //!   through `Shard::write` / `GroupHandle::write` by `GroupId`.
 //! - **`/stats` and shutdown** ask every shard over its bus; a shard answers
 //!   with its own poller's counters, and the notice of a shutdown is queued
 //!   by every shard before the group is shut down, so no client misses it.
+//!
+//! A shard takes up to 64 waiting bus messages at a time, so the writes
+//! of many lines leave in one turn of its poller rather than one each.
 //!
 //! The buses are unbounded so that two shards fanning out to each other can
 //! never wait on each other (bounded ones could deadlock); a client that

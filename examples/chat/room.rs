@@ -11,11 +11,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// What one shard tells another.
 pub enum Bus {
-    /// `line` for every member of the receiving shard but `except`.
-    Broadcast {
-        except: Option<GroupId>,
-        line: Bytes,
-    },
+    /// `line` for the receiving shard's members in `to`.
+    Broadcast { to: Audience, line: Bytes },
     /// Answer with the shard's counters and busiest clients.
     Stats(oneshot::Sender<ShardStats>),
     /// The server is shutting down: give the members `notice`, stop
@@ -24,6 +21,44 @@ pub enum Bus {
         notice: Bytes,
         queued: oneshot::Sender<()>,
     },
+}
+
+/// Who a broadcast is for: every client but `except` that joined before
+/// the room's change number `joined_before`.
+///
+/// Shards hear of a change (a join, a rename, a leave) at different times:
+/// without the number, a client that joined on shard 1 just after another
+/// joined on shard 0 could be told of that earlier join, which it would
+/// never be on one shard. Every notice of a change carries the change's
+/// number, taken under the nick table's lock with the change itself.
+#[derive(Clone, Copy)]
+pub struct Audience {
+    pub except: Option<GroupId>,
+    pub joined_before: u64,
+}
+
+impl Audience {
+    /// Whoever is in the room when the line arrives.
+    pub const EVERYONE: Audience = Audience {
+        except: None,
+        joined_before: u64::MAX,
+    };
+
+    /// Whoever is in the room but `client`.
+    pub fn all_but(client: GroupId) -> Audience {
+        Audience {
+            except: Some(client),
+            ..Audience::EVERYONE
+        }
+    }
+
+    /// Those who were in the room before change `change`, but `except`.
+    pub fn before(change: u64, except: Option<GroupId>) -> Audience {
+        Audience {
+            except,
+            joined_before: change,
+        }
+    }
 }
 
 /// One shard's part of a `/stats` report.
@@ -40,6 +75,15 @@ struct Nicks {
     by_name: HashMap<String, GroupId>,
     /// Number of the last default nick handed out.
     guests: u64,
+    /// Number of the last change (join, rename, leave).
+    changes: u64,
+}
+
+impl Nicks {
+    fn change(&mut self) -> u64 {
+        self.changes += 1;
+        self.changes
+    }
 }
 
 /// What a `/nick` did.
@@ -47,7 +91,8 @@ pub enum Rename {
     /// The client already had that nick.
     Same,
     Taken,
-    Done,
+    /// Renamed, by this change.
+    Done(u64),
 }
 
 /// The state every shard shares; one `Arc` of it per shard.
@@ -86,17 +131,18 @@ impl Room {
         }
     }
 
-    /// `line` to every client on shards other than `from` (but `except`):
-    /// one bus message per shard, whatever the number of clients.
-    pub fn broadcast_from(&self, from: usize, except: Option<GroupId>, line: &Bytes) {
+    /// `line` to the clients in `to` on shards other than `from`: one bus
+    /// message per shard, whatever the number of clients.
+    pub fn broadcast_from(&self, from: usize, to: Audience, line: &Bytes) {
         self.tell_others(from, || Bus::Broadcast {
-            except,
+            to,
             line: line.clone(),
         });
     }
 
-    /// A default nick `guestN`, not taken, now `client`'s.
-    pub fn join(&self, client: GroupId) -> String {
+    /// A default nick `guestN`, not taken, now `client`'s; and the
+    /// number of this change.
+    pub fn join(&self, client: GroupId) -> (String, u64) {
         let mut nicks = self.nicks();
         let nick = loop {
             nicks.guests += 1;
@@ -106,7 +152,7 @@ impl Room {
             }
         };
         nicks.by_name.insert(nick.clone(), client);
-        nick
+        (nick, nicks.change())
     }
 
     /// Gives `client` nick `new` instead of `old`, if nobody else has it.
@@ -118,13 +164,16 @@ impl Room {
             None => {
                 nicks.by_name.remove(old);
                 nicks.by_name.insert(new.to_string(), client);
-                Rename::Done
+                Rename::Done(nicks.change())
             }
         }
     }
 
-    pub fn leave(&self, nick: &str) {
-        self.nicks().by_name.remove(nick);
+    /// Frees `nick`; returns the number of this change.
+    pub fn leave(&self, nick: &str) -> u64 {
+        let mut nicks = self.nicks();
+        nicks.by_name.remove(nick);
+        nicks.change()
     }
 
     pub fn find(&self, nick: &str) -> Option<GroupId> {

@@ -8,19 +8,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use iochannels::{ChannelId, Error, Event, FramedChannel, GroupId, PeerAddr, Shard};
+use iochannels::{ChannelId, Error, Event, FramedChannel, PeerAddr, Shard};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::room::{Bus, Rename, Room};
+use crate::room::{Audience, Bus, Rename, Room};
 use crate::{check_nick, split_command, trim_line, CLOSE_TIMEOUT, SLOW_DELAY};
+
+/// A client of this shard.
+pub struct Member {
+    pub nick: String,
+    /// The room's change number of its join.
+    joined: u64,
+}
+
+/// Bus messages taken in one go (see `run`).
+const BUS_BATCH: usize = 64;
 
 /// A shard's chat state: owned by its task alone, so no lock.
 pub struct ChatShard {
     pub(crate) shard: Shard,
     pub(crate) room: Arc<Room>,
     bus: mpsc::UnboundedReceiver<Bus>,
-    /// This shard's clients and their nicks; the console is not in here.
-    pub(crate) members: HashMap<ChannelId, String>,
+    /// This shard's clients; the console is not in here.
+    pub(crate) members: HashMap<ChannelId, Member>,
     /// The admin console (stdin/stdout), on shard 0, while it is open.
     pub(crate) console: Option<ChannelId>,
     /// Log joins, leaves and nick changes on stderr.
@@ -87,7 +97,17 @@ impl ChatShard {
                     Some(event) => self.handle(event),
                     None => break,
                 },
-                Some(message) = self.bus.recv() => self.on_bus(message),
+                Some(message) = self.bus.recv() => {
+                    self.on_bus(message);
+                    // What else waits goes too, so that the writes of many
+                    // lines leave together in the poller's next turn
+                    // rather than one turn each; bounded, so the shard's
+                    // own clients are not starved by a busy room.
+                    for _ in 1..BUS_BATCH {
+                        let Ok(message) = self.bus.try_recv() else { break };
+                        self.on_bus(message);
+                    }
+                }
                 _ = stats.tick(), if stats_every.is_some() => {
                     let report = self.gather_stats();
                     tokio::spawn(async move { eprint!("{}", report.await) });
@@ -128,7 +148,7 @@ impl ChatShard {
 
     fn on_bus(&mut self, message: Bus) {
         match message {
-            Bus::Broadcast { except, line } if !self.shutting_down => self.fan_out(except, &line),
+            Bus::Broadcast { to, line } if !self.shutting_down => self.fan_out(to, &line),
             Bus::Broadcast { .. } => {}
             Bus::Stats(answer) => {
                 let _ = answer.send(self.shard_stats());
@@ -142,24 +162,25 @@ impl ChatShard {
 
     fn on_join(&mut self, id: ChannelId, peer: &PeerAddr) {
         let me = self.shard.group_id(id);
-        let nick = self.room.join(me);
+        let (nick, joined) = self.room.join(me);
         if self.verbose {
             eprintln!("chat: {nick} joined from {peer}");
         }
-        self.broadcast(Some(me), Bytes::from(format!("* {nick} joined\n")));
+        let notice = Bytes::from(format!("* {nick} joined\n"));
+        self.broadcast(Audience::before(joined, Some(me)), notice);
         self.send(
             id,
             format!("* welcome, you are {nick} (commands: /nick NAME, /who, /slow TEXT, /quit)\n")
                 .into(),
         );
-        self.members.insert(id, nick);
+        self.members.insert(id, Member { nick, joined });
     }
 
     fn on_leave(&mut self, id: ChannelId, error: Option<Error>) {
-        let Some(nick) = self.members.remove(&id) else {
+        let Some(Member { nick, .. }) = self.members.remove(&id) else {
             return;
         };
-        self.room.leave(&nick);
+        let left = self.room.leave(&nick);
         if self.verbose {
             match &error {
                 None => eprintln!("chat: {nick} left"),
@@ -170,7 +191,8 @@ impl ChatShard {
             Some(Error::TimedOut) => " (idle)",
             _ => "",
         };
-        self.broadcast(None, Bytes::from(format!("* {nick} left{why}\n")));
+        let notice = Bytes::from(format!("* {nick} left{why}\n"));
+        self.broadcast(Audience::before(left, None), notice);
     }
 
     /// One line from a client: a command, or a message for the others.
@@ -194,7 +216,7 @@ impl ChatShard {
             }
             return;
         }
-        let Some(nick) = self.members.get(&id) else {
+        let Some(Member { nick, .. }) = self.members.get(&id) else {
             return;
         };
         // One buffer per line, shared by every receiver on every shard.
@@ -203,7 +225,7 @@ impl ChatShard {
         out.put_slice(b": ");
         out.put_slice(line);
         out.put_u8(b'\n');
-        self.broadcast(Some(self.shard.group_id(id)), out.freeze());
+        self.broadcast(Audience::all_but(self.shard.group_id(id)), out.freeze());
     }
 
     /// Answers from a spawned task, later, through the `GroupHandle`: how
@@ -225,39 +247,43 @@ impl ChatShard {
             self.send(id, format!("* invalid nick: {why}\n").into());
             return;
         }
-        let Some(old) = self.members.get(&id).cloned() else {
+        let Some(old) = self.members.get(&id).map(|m| m.nick.clone()) else {
             return;
         };
         let me = self.shard.group_id(id);
         match self.room.rename(me, &old, name) {
             Rename::Same => self.send(id, format!("* you are now {name}\n").into()),
             Rename::Taken => self.send(id, format!("* {name} is taken\n").into()),
-            Rename::Done => {
-                self.members.insert(id, name.to_string());
+            Rename::Done(change) => {
+                if let Some(member) = self.members.get_mut(&id) {
+                    member.nick = name.to_string();
+                }
                 if self.verbose {
                     eprintln!("chat: {old} is now {name}");
                 }
                 self.send(id, format!("* you are now {name}\n").into());
-                self.broadcast(Some(me), Bytes::from(format!("* {old} is now {name}\n")));
+                let notice = Bytes::from(format!("* {old} is now {name}\n"));
+                self.broadcast(Audience::before(change, Some(me)), notice);
             }
         }
     }
 
-    /// Sends `line` to every client of every shard but `except`: this
-    /// shard's directly, the others' through one bus message per shard.
-    pub(crate) fn broadcast(&mut self, except: Option<GroupId>, line: Bytes) {
-        self.room.broadcast_from(self.shard.index(), except, &line);
-        self.fan_out(except, &line);
+    /// Sends `line` to the clients in `to` on every shard: this shard's
+    /// directly, the others' through one bus message per shard.
+    pub(crate) fn broadcast(&mut self, to: Audience, line: Bytes) {
+        self.room.broadcast_from(self.shard.index(), to, &line);
+        self.fan_out(to, &line);
     }
 
-    /// Sends `line` to every member of this shard but `except`: the same
-    /// `Bytes` to all, so the line is never copied.
-    fn fan_out(&mut self, except: Option<GroupId>, line: &Bytes) {
-        let except = except
-            .filter(|to| to.shard == self.shard.index())
-            .map(|to| to.id);
-        for &id in self.members.keys() {
-            if Some(id) != except {
+    /// Sends `line` to the members of this shard in `to`: the same `Bytes`
+    /// to all, so the line is never copied.
+    fn fan_out(&mut self, to: Audience, line: &Bytes) {
+        let except = to
+            .except
+            .filter(|client| client.shard == self.shard.index())
+            .map(|client| client.id);
+        for (&id, member) in &self.members {
+            if Some(id) != except && member.joined < to.joined_before {
                 send(&mut self.shard, &self.members, id, line.clone());
             }
         }
@@ -297,7 +323,7 @@ impl ChatShard {
     }
 
     fn stop_serving(&mut self, notice: &Bytes) {
-        self.fan_out(None, notice);
+        self.fan_out(Audience::EVERYONE, notice);
         self.shutting_down = true;
     }
 }
@@ -306,11 +332,11 @@ impl ChatShard {
 /// reading: it is disconnected. Other failures mean it is already going.
 /// A function of the fields it needs, so a fan-out can borrow `members`
 /// while it writes.
-fn send(shard: &mut Shard, members: &HashMap<ChannelId, String>, id: ChannelId, data: Bytes) {
+fn send(shard: &mut Shard, members: &HashMap<ChannelId, Member>, id: ChannelId, data: Bytes) {
     match shard.poller_mut().write(id, data) {
         Ok(()) => {}
         Err(Error::QueueFull { limit }) => {
-            let who = members.get(&id).map_or("the console", String::as_str);
+            let who = members.get(&id).map_or("the console", |m| m.nick.as_str());
             eprintln!("chat: disconnecting {who}: not reading ({limit} bytes queued)");
             // Not gracefully: it would not read what is queued anyway.
             let _ = shard.poller_mut().abort(id);
