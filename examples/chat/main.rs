@@ -1,6 +1,6 @@
-//! A line-based chat server on a [`PollerGroup`] of N shards (`--workers N`,
-//! default 1): TCP and Unix socket clients, an admin console on stdin, and a
-//! `--demo` mode that runs many clients in-process and checks that every
+//! A line-based chat server on a [`PollerGroup`](iochannels::PollerGroup)
+//! of N shards (`--workers N`, default 1): TCP and Unix socket clients, an
+//! admin console on stdin, and a `--demo` mode that runs many clients in-process and checks that every
 //! line reaches every other client once, whichever shards they are on.
 //!
 //! Shows `PollerGroup` with `add_server` for two kinds of listener (three
@@ -41,7 +41,7 @@
 //! # How the shards share the room
 //!
 //! Each shard's task owns its clients: their nicks (`members`), their
-//! reads and writes. What the shards share is [`room::Room`]:
+//! reads and writes. What the shards share is `room::Room`:
 //!
 //! - **Lines: no shared lock.** A line is fanned out by its sender's shard
 //!   to its own members (plain `Poller::write`s), and handed to every other
