@@ -1,7 +1,8 @@
 //! A line-based chat server on a [`PollerGroup`](iochannels::PollerGroup)
 //! of N shards (`--workers N`, default 1): TCP and Unix socket clients, an
-//! admin console on stdin, and a `--demo` mode that runs many clients in-process and checks that every
-//! line reaches every other client once, whichever shards they are on.
+//! admin console on stdin, and a `--demo` mode that runs many clients
+//! in-process and checks that every line reaches every other client once,
+//! whichever shards they are on.
 //!
 //! Shows `PollerGroup` with `add_server` for two kinds of listener (three
 //! with TLS), each `Shard` on its own task of the multi-thread runtime,
