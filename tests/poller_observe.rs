@@ -263,3 +263,49 @@ async fn write_file_is_counted_over_sendfile_and_over_the_copy() -> iochannels::
     assert_eq!(peer.get(), "f".repeat(10));
     Ok(())
 }
+
+#[tokio::test]
+async fn group_shards_count_the_clients_they_announce() -> iochannels::Result<()> {
+    use iochannels::PollerGroup;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let mut group = PollerGroup::new(2, Framing::Lines);
+    group.add_server(listener);
+    let handle = group.handle();
+    let mut shards = group.into_shards();
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(TcpStream::connect(addr).await?);
+    }
+    for shard in &mut shards {
+        for _ in 0..2 {
+            let event = within(shard.next()).await;
+            assert!(matches!(event, Some(Event::Accepted { .. })), "{event:?}");
+        }
+        let totals = shard.poller().totals();
+        assert_eq!((totals.accepted, totals.registered), (2, 2));
+    }
+    let mut sum = iochannels::PollerTotals::default();
+    for shard in &shards {
+        sum += shard.poller().totals();
+    }
+    assert_eq!((sum.accepted, sum.channels), (4, 4));
+    drop(clients);
+    for shard in &mut shards {
+        for _ in 0..2 {
+            let event = within(shard.next()).await;
+            assert!(
+                matches!(event, Some(Event::Closed { error: None, .. })),
+                "{event:?}"
+            );
+        }
+    }
+    let mut sum = iochannels::PollerTotals::default();
+    for shard in &shards {
+        sum += shard.poller().totals();
+    }
+    assert_eq!((sum.accepted, sum.closed.peer_eof, sum.channels), (4, 4, 0));
+    // From anywhere, as of each shard's last turn (the closes came after it).
+    assert_eq!(handle.totals().accepted, 4);
+    Ok(())
+}

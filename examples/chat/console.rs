@@ -91,9 +91,7 @@ impl ChatShard {
     /// This shard's counters and busiest clients.
     pub(crate) fn shard_stats(&self) -> ShardStats {
         let poller = self.shard.poller();
-        let mut totals = poller.totals();
-        totals.accepted += self.accepted;
-        totals.accept_errors += self.accept_errors;
+        let totals = poller.totals();
         let mut busiest: Vec<(u64, &String, ChannelStats)> = self
             .members
             .iter()
@@ -119,7 +117,7 @@ impl ChatShard {
 fn stats_report(shards: &[ShardStats]) -> String {
     let mut t = PollerTotals::default();
     for shard in shards {
-        add(&mut t, &shard.totals);
+        t += shard.totals;
     }
     let c = t.closed;
     let mut report = format!(
@@ -162,23 +160,4 @@ fn stats_report(shards: &[ShardStats]) -> String {
         ));
     }
     report
-}
-
-/// Adds one shard's counters to `sum`.
-fn add(sum: &mut PollerTotals, t: &PollerTotals) {
-    sum.channels += t.channels;
-    sum.registered += t.registered;
-    sum.accepted += t.accepted;
-    sum.accept_errors += t.accept_errors;
-    sum.paused += t.paused;
-    sum.pauses += t.pauses;
-    sum.events += t.events;
-    sum.turns += t.turns;
-    let (s, c) = (&mut sum.closed, &t.closed);
-    s.peer_eof += c.peer_eof;
-    s.local += c.local;
-    s.frame_too_long += c.frame_too_long;
-    s.queue_full += c.queue_full;
-    s.idle_timeout += c.idle_timeout;
-    s.error += c.error;
 }

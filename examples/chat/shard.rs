@@ -37,11 +37,6 @@ pub struct ChatShard {
     verbose: bool,
     /// The shutdown notice is queued: nothing more is served.
     shutting_down: bool,
-    /// Clients the group handed this shard: its poller did not accept them
-    /// itself, so its own `accepted` does not count them.
-    pub(crate) accepted: u64,
-    /// The group's accept errors this shard reported, likewise.
-    pub(crate) accept_errors: u64,
 }
 
 impl ChatShard {
@@ -63,8 +58,6 @@ impl ChatShard {
             console: None,
             verbose,
             shutting_down: false,
-            accepted: 0,
-            accept_errors: 0,
         }
     }
 
@@ -118,15 +111,11 @@ impl ChatShard {
                 }
             }
         }
-        self.accepted
+        // (Clients the group handed this shard count as its own accepts.)
+        self.shard.poller().totals().accepted
     }
 
     fn handle(&mut self, event: Event) {
-        match event {
-            Event::Accepted { .. } => self.accepted += 1,
-            Event::AcceptError { .. } => self.accept_errors += 1,
-            _ => {}
-        }
         if self.shutting_down {
             return;
         }

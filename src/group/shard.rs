@@ -300,10 +300,13 @@ impl Shard {
                 framed,
                 peer,
             } => {
-                let id = self.poller.register(*framed);
+                let id = self.poller.register_accepted(*framed);
                 Step::Event(Event::Accepted { server, id, peer })
             }
-            Inbox::AcceptError(event) => Step::Event(event),
+            Inbox::AcceptError(event) => {
+                self.poller.count_accept_error();
+                Step::Event(event)
+            }
             Inbox::Shutdown => Step::Shutdown,
         })
     }
