@@ -508,6 +508,53 @@ async fn a_panicking_handler_ends_its_worker_and_the_others_go_on() -> Result<()
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_frame_limit_applies_on_every_worker() -> Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let acceptor = Counting::default();
+    let log = acceptor.log.clone();
+    let mut server = serve(listener, Framing::Lines, acceptor).workers(2);
+    server.set_max_frame_len(16);
+    let (handle, running) = start(server);
+    for expected in 0..2 {
+        let (mut stream, worker) = client(addr).await?;
+        assert_eq!(worker, expected);
+        stream
+            .get_mut()
+            .write_all(b"a line far longer than sixteen bytes\n")
+            .await?;
+        let mut rest = Vec::new();
+        within(stream.read_to_end(&mut rest)).await?;
+        assert!(rest.is_empty());
+    }
+    handle.shutdown();
+    within(running).await?;
+    let closes: Vec<(usize, What)> = log
+        .take()
+        .into_iter()
+        .filter(|s| matches!(s.what, What::Close(_)))
+        .map(|s| (s.worker, s.what))
+        .collect();
+    let too_long = What::Close(Some("frame longer than the limit of 16 bytes".into()));
+    assert_eq!(closes, [(0, too_long.clone()), (1, too_long)]);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_before_run_ends_every_worker_at_once() -> Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = serve(listener, Framing::Lines, Counting::default()).workers(3);
+    server.handle().shutdown();
+    let (handle, running) = start(server);
+    within(running).await?;
+    assert!(handle.is_shutdown());
+    // `run` returned once the accept task had closed the listener.
+    assert!(TcpStream::connect(addr).await.is_err());
+    Ok(())
+}
+
 #[test]
 fn zero_workers_is_refused() {
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -334,9 +334,10 @@ impl<A: Acceptor> Server<A> {
     /// `on_close`), then it returns.
     ///
     /// With [`workers(n)`](Server::workers), n > 1, the workers' tasks are
-    /// spawned on the current runtime and this future only waits: for the
-    /// shutdown, which it passes to every worker at once, then for every
-    /// worker to finish closing its connections. If a worker's task
+    /// spawned on the current runtime (with the accept task) and this
+    /// future only waits: for the shutdown, which it passes to every worker
+    /// at once, then for every worker to finish closing its connections
+    /// and for the accept task to close the listeners. If a worker's task
     /// panicked (a handler's panic), the others went on; this then panics
     /// with that payload once they have all finished.
     ///

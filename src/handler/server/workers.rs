@@ -8,7 +8,7 @@
 //! | accepting, spreading clients round-robin | the group's accept task |
 //! | `on_accept` | the worker that takes the client, under the acceptor's mutex |
 //! | every other callback of a connection | its worker's task, in order |
-//! | waiting for the shutdown, passing it on | `run`'s task |
+//! | waiting for the shutdown, passing it on, then for every task above | `run`'s task |
 //!
 //! # Why the acceptor sits behind a mutex
 //!
@@ -122,7 +122,8 @@ where
     ///   all workers.
     /// - [`ServerHandle::shutdown`](crate::ServerHandle::shutdown) stops every
     ///   worker at once; each flushes and closes its connections (each gets
-    ///   `on_close`), and `run` returns once all have.
+    ///   `on_close`), and `run` returns once all have and the listeners are
+    ///   closed.
     /// - A worker whose handler panics ends alone: its connections are
     ///   dropped (closed at once, without `on_close`), the others go on and
     ///   get the new clients, and `run` panics with the payload once every
@@ -204,6 +205,7 @@ where
         } = server;
         let framing = dispatch.framing().clone();
         let mut group = PollerGroup::new(count, framing.clone());
+        // Shard i is worker i.
         if let Some(n) = settings.max_frame_len {
             group.set_max_frame_len(n);
         }
@@ -212,9 +214,15 @@ where
         }
         let group_handle = group.handle();
         let acceptor = Arc::new(Mutex::new(acceptor));
-        // Dropped (`run` cancelled), it aborts every worker's task.
+        // The workers' tasks and the accept task, awaited alike: `run`
+        // returns once the listeners are closed too. Dropped (`run`
+        // cancelled), the set aborts them all.
         let mut tasks = JoinSet::new();
-        for mut shard in group.into_shards() {
+        let (shards, accepting) = group.split();
+        if let Some(accepting) = accepting {
+            tasks.spawn(accepting);
+        }
+        for mut shard in shards {
             settings.apply(shard.poller_mut());
             tasks.spawn(run_shard(shard, Arc::clone(&acceptor), framing.clone()));
         }
@@ -238,6 +246,7 @@ where
                 }
                 Some(Some(ended)) => {
                     if let Err(error) = ended {
+                        crate::trace::debug_event!("a server worker panicked; the others go on");
                         panic = panic.or_else(|| payload(error));
                     }
                 }
