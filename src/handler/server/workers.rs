@@ -205,7 +205,6 @@ where
         } = server;
         let framing = dispatch.framing().clone();
         let mut group = PollerGroup::new(count, framing.clone());
-        // Shard i is worker i.
         if let Some(n) = settings.max_frame_len {
             group.set_max_frame_len(n);
         }
@@ -222,6 +221,7 @@ where
         if let Some(accepting) = accepting {
             tasks.spawn(accepting);
         }
+        // Shard i is worker i (`ConnInfo::worker`).
         for mut shard in shards {
             settings.apply(shard.poller_mut());
             tasks.spawn(run_shard(shard, Arc::clone(&acceptor), framing.clone()));
@@ -246,7 +246,7 @@ where
                 }
                 Some(Some(ended)) => {
                     if let Err(error) = ended {
-                        crate::trace::debug_event!("a server worker panicked; the others go on");
+                        crate::trace::debug_event!("a server task panicked; the others go on");
                         panic = panic.or_else(|| payload(error));
                     }
                 }
