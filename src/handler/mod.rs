@@ -5,14 +5,15 @@
 //!
 //! | driver | runs | decodes frames |
 //! |--------|------|----------------|
-//! | [`serve`] → [`Server::run`] | every connection of one or more listeners, in one task, on one [`Poller`](crate::Poller) | lazily, one frame at a time, by the poller |
+//! | [`serve`] → [`Server::run`] | every connection of one or more listeners, in one task, on one [`Poller`](crate::Poller); or spread over N tasks, a poller each, with [`Server::workers`] | lazily, one frame at a time, by the poller |
 //! | [`connect`], [`connect_unix`] | one client connection, in the caller's task | lazily, by its [`FramedChannel`](crate::FramedChannel) |
 //! | [`drive`] | any [`FramedChannel`](crate::FramedChannel) (a pipe, a child process, the test channel), in the caller's task | the same |
 //!
 //! Files: `conn.rs` ([`Conn`], what a callback acts through),
 //! `conn_handle.rs` ([`ConnHandle`], the connection for other tasks),
 //! `info.rs` (the ids), `server.rs` (the Poller-based server, its event
-//! loop in `server/dispatch.rs`), `client.rs` (the per-task driver).
+//! loop in `server/dispatch.rs`, its N workers in `server/workers.rs`),
+//! `client.rs` (the per-task driver).
 
 mod client;
 mod conn;

@@ -8,7 +8,7 @@
 //! | task per connection | `TcpStream::read_buf` into a `BytesMut`, one task per connection | `proto::parse_request` |
 //! | Poller | `Poller::new(Framing::Bytes)`, `add_server`: `Event::Data` chunks appended to a per-connection `BytesMut` | `proto::parse_request` |
 //! | Poller, framed | `Poller::new(Framing::Lines)`: the poller cuts the frames | `RespCutter`: a header line, then `poller.set_framing(id, Exact(LEN + 2))` for each bulk body and back |
-//! | handler | `serve(listener, Framing::Lines, ..)`: a `Handler` per connection | `RespCutter` through `conn.set_framing` |
+//! | handler | `serve(listener, Framing::Lines, ..)`: a `Handler` per connection, on `.workers(n)` pollers | `RespCutter` through `conn.set_framing` |
 //!
 //! The replies to everything one read brought are written at once (one
 //! `write_all` / `poller.write` per read), except in the handler, which only
@@ -341,8 +341,14 @@ impl Handler for RespHandler {
     }
 }
 
-/// Contender 3: the handler server, header lines cut by `lines`.
-pub async fn handler(listener: TcpListener, conns: usize, lines: Framing) -> Result<usize, String> {
+/// Contender 3: the handler server, header lines cut by `lines`, on
+/// `workers` pollers.
+pub async fn handler(
+    listener: TcpListener,
+    conns: usize,
+    lines: Framing,
+    workers: usize,
+) -> Result<usize, String> {
     let shared = Arc::new(Shared {
         conns,
         closed: AtomicUsize::new(0),
@@ -354,7 +360,8 @@ pub async fn handler(listener: TcpListener, conns: usize, lines: Framing) -> Res
     let server = serve(listener, first, move |_: &PeerAddr| RespHandler {
         cutter: RespCutter::new(lines.clone()),
         shared: Arc::clone(&for_accept),
-    });
+    })
+    .workers(workers);
     let _ = shared.handle.set(server.handle());
     server.run().await;
     if shared.closed.load(Ordering::Relaxed) != conns {
