@@ -290,13 +290,15 @@ impl RespCutter {
     }
 }
 
-/// Contender 3's connection: the cutter, driven through `Conn`.
-struct RespHandler {
+/// Contender 3's connection: the cutter, driven through `Conn`. A RESP
+/// server has no use for `on_write`: `ON_WRITE` false says so (the rows),
+/// true keeps the default (one row, to show what asking costs).
+struct RespHandler<const ON_WRITE: bool> {
     cutter: RespCutter,
     shared: Arc<Shared>,
 }
 
-impl RespHandler {
+impl<const ON_WRITE: bool> RespHandler<ON_WRITE> {
     fn on_frame(&mut self, conn: &mut Conn<'_>, frame: Bytes) -> Result<(), String> {
         let Reaction { framing, reply } = self.cutter.on_frame(frame)?;
         if let Some(framing) = framing {
@@ -318,7 +320,9 @@ fn strip_crlf(line: &[u8]) -> Result<&[u8], String> {
     })
 }
 
-impl Handler for RespHandler {
+impl<const ON_WRITE: bool> Handler for RespHandler<ON_WRITE> {
+    const WANTS_ON_WRITE: bool = ON_WRITE;
+
     async fn on_read(&mut self, conn: &mut Conn<'_>, frame: Bytes) {
         if let Err(e) = self.on_frame(conn, frame) {
             eprintln!("resp handler server: {e}");
@@ -342,8 +346,8 @@ impl Handler for RespHandler {
 }
 
 /// Contender 3: the handler server, header lines cut by `lines`, on
-/// `workers` pollers.
-pub async fn handler(
+/// `workers` pollers; `ON_WRITE`: whether its handler asks for `on_write`.
+pub async fn handler<const ON_WRITE: bool>(
     listener: TcpListener,
     conns: usize,
     lines: Framing,
@@ -357,10 +361,14 @@ pub async fn handler(
     });
     let for_accept = Arc::clone(&shared);
     let first = lines.clone();
-    let server = serve(listener, first, move |_: &PeerAddr| RespHandler {
-        cutter: RespCutter::new(lines.clone()),
-        shared: Arc::clone(&for_accept),
-    })
+    let server = serve(
+        listener,
+        first,
+        move |_: &PeerAddr| RespHandler::<ON_WRITE> {
+            cutter: RespCutter::new(lines.clone()),
+            shared: Arc::clone(&for_accept),
+        },
+    )
     .workers(workers);
     let _ = shared.handle.set(server.handle());
     server.run().await;

@@ -13,7 +13,7 @@
 //!
 //! | `wrote` | `flush_asked` | meaning | leaves when |
 //! |---------|---------------|---------|-------------|
-//! | no  | no  | nothing of the handler's waits | a callback writes → `notify_flushed`, (yes, yes) |
+//! | no  | no  | nothing of the handler's waits | a callback writes → `notify_flushed`, (yes, yes); with `WANTS_ON_WRITE` false, never |
 //! | yes | yes | an `Event::Flushed` is coming  | it comes with the queue empty → `on_write`, (no, no), or a callback writes more then (yes, yes) again; the connection closes → `Closed` |
 //!
 //! `Flushed` only comes once everything queued for the connection has been
@@ -203,7 +203,7 @@ impl<H: Handler> Dispatch<H> {
         let Some(slot) = self.conns.get_mut(id) else {
             return;
         };
-        if slot.state.wrote && !slot.state.closing && !slot.flush_asked {
+        if H::WANTS_ON_WRITE && slot.state.wrote && !slot.state.closing && !slot.flush_asked {
             // Err only if the poller is ending the channel: `Closed` is coming.
             slot.flush_asked = poller.notify_flushed(id).is_ok();
         }
