@@ -28,11 +28,16 @@ bench_bin() { # cargo args... -> the peers bench binary it built
     "$@" --no-run --message-format=json |
         grep -o '"executable":"[^"]*peers-[^"]*"' | tail -1 | cut -d'"' -f4
 }
-echo "building the three variants (release)..." >&2
+# One codegen unit, each variant in a target dir of its own: with the
+# default 16 units, which functions get inlined into which moves from one
+# build to the next (a few % of the poller's instructions either way, more
+# than the counters cost), and the comparison would measure that instead.
+export CARGO_PROFILE_BENCH_CODEGEN_UNITS=1
+echo "building the three variants (release, one codegen unit)..." >&2
 declare -A bin
-bin[default]=$(bench_bin cargo bench --bench peers)
-bin[tracing]=$(bench_bin cargo bench --bench peers --features tracing)
-bin[uncounted]=$(RUSTFLAGS="--cfg iochannels_uncounted" CARGO_TARGET_DIR=target/uncounted \
+bin[default]=$(CARGO_TARGET_DIR=target/cost/default bench_bin cargo bench --bench peers)
+bin[tracing]=$(CARGO_TARGET_DIR=target/cost/tracing bench_bin cargo bench --bench peers --features tracing)
+bin[uncounted]=$(RUSTFLAGS="--cfg iochannels_uncounted" CARGO_TARGET_DIR=target/cost/uncounted \
     bench_bin cargo bench --bench peers)
 variants=(default uncounted tracing)
 

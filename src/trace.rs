@@ -44,8 +44,9 @@ pub(crate) fn channel_span(id: crate::ChannelId, endpoint: &str) -> tracing::Spa
 /// scope (nothing without the `tracing` feature).
 macro_rules! enter_span {
     ($span:expr) => {
+        // (A span no subscriber wanted is not even cloned.)
         #[cfg(feature = "tracing")]
-        let _span = $span.clone().entered();
+        let _span = (!$span.is_disabled()).then(|| $span.clone().entered());
     };
 }
 

@@ -1,7 +1,8 @@
 //! The Poller-based server's frames and `on_write`: `Conn::set_framing`
 //! through the poller (a header line, an `Exact` body, lines again; Pants'
 //! `read_delimiter`) with the input at once, byte by byte and split at
-//! every point; `on_write` once, after the queue drained to a slow reader.
+//! every point; `on_write` once, after the queue drained to a slow reader,
+//! and never for a handler whose `WANTS_ON_WRITE` is false.
 
 mod support;
 
@@ -265,5 +266,54 @@ async fn too_long_a_frame_after_a_reply_keeps_the_reply() -> TestResult {
     assert_eq!(got, b"ok\n");
     stop.shutdown();
     within(running).await?;
+    Ok(())
+}
+
+/// Echoes lines and counts its `on_write` calls; `ON_WRITE` is its
+/// `WANTS_ON_WRITE`.
+struct CountingEcho<const ON_WRITE: bool>(Arc<AtomicUsize>);
+
+impl<const ON_WRITE: bool> Handler for CountingEcho<ON_WRITE> {
+    const WANTS_ON_WRITE: bool = ON_WRITE;
+
+    async fn on_read(&mut self, conn: &mut Conn<'_>, line: Bytes) {
+        conn.write(line).expect("within the queue limit");
+    }
+
+    async fn on_write(&mut self, _conn: &mut Conn<'_>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Echoes 100 lines sent one at a time through a server of
+/// `CountingEcho<ON_WRITE>`; how many times `on_write` was called.
+async fn on_write_calls<const ON_WRITE: bool>() -> Result<usize, Box<dyn std::error::Error>> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&calls);
+    let server = serve(listener, Framing::Lines, move |_: &PeerAddr| {
+        CountingEcho::<ON_WRITE>(Arc::clone(&c))
+    });
+    let stop = server.handle();
+    let running = tokio::spawn(server.run());
+    let mut client = within(TcpStream::connect(addr)).await?;
+    for i in 0..100 {
+        let line = format!("line {i}\n");
+        client.write_all(line.as_bytes()).await?;
+        let mut echo = vec![0; line.len()];
+        within(client.read_exact(&mut echo)).await?;
+        assert_eq!(echo, line.as_bytes());
+    }
+    stop.shutdown();
+    within(running).await?;
+    Ok(calls.load(Ordering::Relaxed))
+}
+
+#[tokio::test]
+async fn a_handler_that_wants_no_on_write_gets_none_and_every_reply() -> TestResult {
+    assert_eq!(on_write_calls::<false>().await?, 0);
+    // The default: one per reply here, as each is flushed before the next line.
+    assert_eq!(on_write_calls::<true>().await?, 100);
     Ok(())
 }

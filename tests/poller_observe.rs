@@ -1,7 +1,8 @@
 //! What the poller does on its own is observable: `Event::Flushed` when a
 //! channel's output is all sent (asked for with `notify_flushed`), and
-//! flow-control pauses in `stats()` and `is_paused`. (Accept errors:
-//! tests/poller_faults.rs, `accept_survives_fd_exhaustion`.)
+//! flow-control pauses in `stats()` and `is_paused`, and every counter of
+//! a channel and a poller against exact traffic (`write_file` included).
+//! (Accept errors: tests/poller_faults.rs, `accept_survives_fd_exhaustion`.)
 
 mod support;
 
@@ -227,5 +228,84 @@ async fn framed_channel_counters_match_the_traffic() -> iochannels::Result<()> {
         (4 + 4 + 6, 3, 0)
     );
     assert_eq!(peer.get(), "one\ntwo\nthree\n");
+    Ok(())
+}
+
+#[tokio::test]
+async fn write_file_is_counted_over_sendfile_and_over_the_copy() -> iochannels::Result<()> {
+    use std::io::Write;
+    const LEN: usize = 100_000;
+    let mut file = tempfile::tempfile()?;
+    file.write_all(&vec![b'f'; LEN])?;
+
+    // A Unix socket: sendfile(2).
+    let (ours, mut theirs) = tokio::net::UnixStream::pair()?;
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        theirs.read_to_end(&mut got).await.map(|_| got.len())
+    });
+    let mut framed = Channel::from(ours).framed(Framing::Bytes);
+    framed.write(b"head\n").await?;
+    assert_eq!(within(framed.write_file(&file)).await?, LEN as u64);
+    let stats = framed.stats();
+    assert_eq!((stats.bytes_out, stats.frames_out), (LEN as u64 + 5, 2));
+    framed.close().await?;
+    assert_eq!(within(reader).await.expect("reader")?, LEN + 5);
+
+    // The test channel: the copy. A range past the file's end fails, and
+    // what went out before the end is counted.
+    let (channel, mut peer) = Channel::test();
+    let mut framed = channel.framed(Framing::Bytes);
+    let short = within(framed.write_file_range(&file, LEN as u64 - 10, Some(20), |_| {})).await;
+    assert!(short.is_err(), "{short:?}");
+    let stats = framed.stats();
+    assert_eq!((stats.bytes_out, stats.frames_out), (10, 1));
+    assert_eq!(peer.get(), "f".repeat(10));
+    Ok(())
+}
+
+#[tokio::test]
+async fn group_shards_count_the_clients_they_announce() -> iochannels::Result<()> {
+    use iochannels::PollerGroup;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let mut group = PollerGroup::new(2, Framing::Lines);
+    group.add_server(listener);
+    let handle = group.handle();
+    let mut shards = group.into_shards();
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(TcpStream::connect(addr).await?);
+    }
+    for shard in &mut shards {
+        for _ in 0..2 {
+            let event = within(shard.next()).await;
+            assert!(matches!(event, Some(Event::Accepted { .. })), "{event:?}");
+        }
+        let totals = shard.poller().totals();
+        assert_eq!((totals.accepted, totals.registered), (2, 2));
+    }
+    let mut sum = iochannels::PollerTotals::default();
+    for shard in &shards {
+        sum += shard.poller().totals();
+    }
+    assert_eq!((sum.accepted, sum.channels), (4, 4));
+    drop(clients);
+    for shard in &mut shards {
+        for _ in 0..2 {
+            let event = within(shard.next()).await;
+            assert!(
+                matches!(event, Some(Event::Closed { error: None, .. })),
+                "{event:?}"
+            );
+        }
+    }
+    let mut sum = iochannels::PollerTotals::default();
+    for shard in &shards {
+        sum += shard.poller().totals();
+    }
+    assert_eq!((sum.accepted, sum.closed.peer_eof, sum.channels), (4, 4, 0));
+    // From anywhere, as of each shard's last turn (the closes came after it).
+    assert_eq!(handle.totals().accepted, 4);
     Ok(())
 }

@@ -45,28 +45,6 @@ fn first_difference(got: &[u8], expected: &[u8]) -> Option<String> {
     ))
 }
 
-/// RLIMIT_NOFILE through the C library: the crate's `rustix` dependency is
-/// built without its `process` feature, so `rustix::process::{getrlimit,
-/// setrlimit}` are not available to tests.
-/// Makes sure this process may open `needed` fds, raising the soft limit up
-/// to the hard one if it has to. `false` (with a message saying why) if it
-/// cannot: the caller skips.
-fn ensure_fds(needed: u64) -> bool {
-    let (soft, hard) = support::nofile_limits();
-    if soft >= needed {
-        return true;
-    }
-    if hard < needed {
-        eprintln!(
-            "SKIPPED: needs {needed} fds but RLIMIT_NOFILE hard limit is {hard}; \
-             raise it (ulimit -Hn) to run this test"
-        );
-        return false;
-    }
-    support::set_nofile_soft(hard).expect("raising the RLIMIT_NOFILE soft limit to the hard limit");
-    true
-}
-
 // ---------------------------------------------------------------------------
 // 1. Many TCP clients echoed byte for byte
 // ---------------------------------------------------------------------------
@@ -153,7 +131,7 @@ async fn echo_client(addr: SocketAddr, client: usize, lines: usize) -> Result<()
 }
 
 async fn run_echo(clients: usize, lines: usize) {
-    if !ensure_fds(2 * clients as u64 + 256) {
+    if !support::ensure_fds(2 * clients as u64 + 256) {
         return;
     }
     let started = Instant::now();

@@ -28,8 +28,11 @@
 //! | task per connection, multi_thread | the same on the default multi-thread runtime (one worker per core: 2 here, sharing the 2 cores with the client process) |
 //! | iochannels Poller (Bytes) + user parser | one `Poller` (`Framing::Bytes`, `add_server`) on current_thread, the same parser over `Event::Data` |
 //! | iochannels handler, Lines/Exact | `serve()` with a `Handler`: header lines by `Framing::Lines`, each body by `conn.set_framing(Exact(LEN + 2))`, current_thread |
+//! | iochannels handler, Lines/Exact, on_write asked | the same with `Handler::WANTS_ON_WRITE` left true: an `Event::Flushed` per reply, to show what that costs (the other handler rows set it false: a RESP server does not use `on_write`) |
 //! | iochannels handler, Delimited(\r\n)/Exact | the same with `Framing::Delimited(vec!["\r\n"])` for the lines |
 //! | iochannels Poller, set_framing(id) | the Poller cutting requests itself: `poller.set_framing(id, Exact(LEN + 2))` per bulk body, current_thread |
+//! | handler .workers(1), 2-worker rt | the Lines/Exact handler server, spawned on a 2-worker multi-thread runtime: one poller, one task |
+//! | handler .workers(2), 2-worker rt | the same with `Server::workers(2)`: two pollers, a task each, clients spread round-robin by one accept task |
 //!
 //! `IOCHANNELS_BENCH_RESP_ONLY=poller,handler-lines` runs only those
 //! contenders (keys as in `Contender::key`); the baseline is then missing
@@ -67,16 +70,23 @@ enum Contender {
     HandlerDelimited,
     /// The Poller with `poller.set_framing(id, ..)` doing the framing.
     PollerFramed,
+    /// The Lines handler server with `.workers(n)` on a 2-worker runtime.
+    HandlerWorkers(usize),
+    /// The Lines handler server with `on_write` asked for (the default).
+    HandlerOnWrite,
 }
 
 impl Contender {
-    const ALL: [Contender; 6] = [
+    const ALL: [Contender; 9] = [
         Contender::TokioCurrent,
         Contender::TokioMulti,
         Contender::Poller,
         Contender::PollerFramed,
         Contender::HandlerLines,
+        Contender::HandlerOnWrite,
         Contender::HandlerDelimited,
+        Contender::HandlerWorkers(1),
+        Contender::HandlerWorkers(2),
     ];
 
     fn key(self) -> &'static str {
@@ -87,6 +97,9 @@ impl Contender {
             Contender::HandlerLines => "handler-lines",
             Contender::HandlerDelimited => "handler-crlf",
             Contender::PollerFramed => "poller-framed",
+            Contender::HandlerWorkers(1) => "handler-w1",
+            Contender::HandlerWorkers(_) => "handler-w2",
+            Contender::HandlerOnWrite => "handler-on-write",
         }
     }
 
@@ -98,6 +111,9 @@ impl Contender {
             Contender::HandlerLines => "iochannels handler, Lines/Exact",
             Contender::HandlerDelimited => "iochannels handler, Delimited(\\r\\n)/Exact",
             Contender::PollerFramed => "iochannels Poller, set_framing(id) Lines/Exact",
+            Contender::HandlerWorkers(1) => "handler .workers(1), 2-worker rt",
+            Contender::HandlerWorkers(_) => "handler .workers(2), 2-worker rt",
+            Contender::HandlerOnWrite => "iochannels handler, Lines/Exact, on_write asked",
         }
     }
 
@@ -339,6 +355,7 @@ fn serve(contender: Contender) -> Result<(), String> {
         Contender::TokioMulti => {
             runtime(std::thread::available_parallelism().map_or(2, |n| n.get()))
         }
+        Contender::HandlerWorkers(_) => runtime(2),
         _ => runtime(0),
     };
     rt.block_on(async move {
@@ -355,9 +372,28 @@ fn serve(contender: Contender) -> Result<(), String> {
             }
             Contender::Poller => servers::poller(listener, CONNS).await?,
             Contender::PollerFramed => servers::poller_framed(listener, CONNS).await?,
-            Contender::HandlerLines => servers::handler(listener, CONNS, Framing::Lines).await?,
+            Contender::HandlerLines => {
+                servers::handler::<false>(listener, CONNS, Framing::Lines, 1).await?
+            }
+            Contender::HandlerOnWrite => {
+                servers::handler::<true>(listener, CONNS, Framing::Lines, 1).await?
+            }
             Contender::HandlerDelimited => {
-                servers::handler(listener, CONNS, Framing::Delimited(vec!["\r\n".into()])).await?
+                let crlf = Framing::Delimited(vec!["\r\n".into()]);
+                servers::handler::<false>(listener, CONNS, crlf, 1).await?
+            }
+            Contender::HandlerWorkers(n) => {
+                // Spawned, as users run a server on a multi-thread runtime:
+                // `block_on`'s own future does not run on the workers.
+                let served = tokio::spawn(servers::handler::<false>(
+                    listener,
+                    CONNS,
+                    Framing::Lines,
+                    n,
+                ));
+                served
+                    .await
+                    .map_err(|e| format!("the server task: {e}"))??
             }
         };
         let after = cpu_ticks()?;

@@ -33,8 +33,8 @@ pub struct ChannelStats {
     pub frames_in: u64,
     /// Bytes written to the channel.
     pub bytes_out: u64,
-    /// Writes made: `write` calls, `queue` calls, Sink items (and, in a
-    /// poller, `Poller::write` calls).
+    /// Writes made: `write` calls, `queue` calls, Sink items, `write_file`
+    /// calls (and, in a poller, `Poller::write` calls).
     pub frames_out: u64,
     /// Bytes waiting to be written now.
     pub queued: usize,

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::acceptor::Inbox;
 use super::GroupId;
-use crate::{Error, PollerHandle, Result};
+use crate::{Error, PollerHandle, PollerTotals, Result};
 
 /// What every handle of one group shares.
 struct Shared {
@@ -111,6 +111,38 @@ impl GroupHandle {
     /// ```
     pub fn poller(&self, shard: usize) -> Option<&PollerHandle> {
         self.shared.pollers.get(shard)
+    }
+
+    /// Every shard's [`PollerHandle::totals`], summed: the group's counters
+    /// as of each shard's last turn.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iochannels::{Channel, Event, Framing, PollerGroup};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = PollerGroup::new(2, Framing::Lines);
+    /// let handle = group.handle();
+    /// let mut peers = Vec::new();
+    /// for mut shard in group.into_shards() {
+    ///     let (channel, mut peer) = Channel::test();
+    ///     shard.poller_mut().register(channel.framed(Framing::Lines));
+    ///     peer.put("hello\n");
+    ///     peers.push(peer);
+    ///     // A shard publishes its totals as it turns.
+    ///     assert!(matches!(shard.next().await, Some(Event::Data { .. })));
+    /// }
+    /// assert_eq!(handle.totals().registered, 2);
+    /// # }
+    /// ```
+    pub fn totals(&self) -> PollerTotals {
+        let mut sum = PollerTotals::default();
+        for poller in &self.shared.pollers {
+            sum += poller.totals();
+        }
+        sum
     }
 
     /// Queues `data` to be written to connection `to`, on its shard; as

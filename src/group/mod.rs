@@ -25,6 +25,7 @@ mod handle;
 mod shard;
 
 use std::fmt;
+use std::future::Future;
 
 use tokio::sync::mpsc;
 
@@ -230,20 +231,40 @@ impl PollerGroup {
     ///
     /// See [`PollerGroup`].
     pub fn into_shards(self) -> Vec<Shard> {
-        if self.servers > 0 {
-            tokio::spawn(acceptor::accept_loop(
+        let (shards, accepting) = self.split();
+        if let Some(accepting) = accepting {
+            tokio::spawn(accepting);
+        }
+        shards
+    }
+
+    /// The shards, and the accept loop (if a server was added) for the
+    /// caller to spawn where it can await it: the callback server's `run`
+    /// returns only once its listeners are closed.
+    pub(crate) fn split(
+        self,
+    ) -> (
+        Vec<Shard>,
+        Option<impl Future<Output = ()> + Send + 'static>,
+    ) {
+        let accepting = if self.servers > 0 {
+            Some(acceptor::accept_loop(
                 self.acceptor,
                 self.handle.inboxes().to_vec(),
                 self.handle.stop_accepting().clone(),
-            ));
-        }
+            ))
+        } else {
+            None
+        };
         let handle = self.handle;
-        self.pollers
+        let shards = self
+            .pollers
             .into_iter()
             .zip(self.inboxes)
             .enumerate()
             .map(|(index, (poller, inbox))| Shard::new(index, poller, inbox, handle.clone()))
-            .collect()
+            .collect();
+        (shards, accepting)
     }
 }
 

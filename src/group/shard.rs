@@ -86,8 +86,11 @@ enum Step {
 /// ```
 pub struct Shard {
     index: usize,
-    poller: Poller,
+    /// Dropped before the poller (fields drop in order): once a dropped
+    /// shard's clients see their connections end, the accept task already
+    /// finds this inbox closed and hands new clients to the other shards.
     inbox: Receiver<Inbox>,
+    poller: Poller,
     handle: GroupHandle,
     state: State,
     /// Events yielded since the inbox was last polled.
@@ -300,10 +303,13 @@ impl Shard {
                 framed,
                 peer,
             } => {
-                let id = self.poller.register(*framed);
+                let id = self.poller.register_accepted(*framed);
                 Step::Event(Event::Accepted { server, id, peer })
             }
-            Inbox::AcceptError(event) => Step::Event(event),
+            Inbox::AcceptError(event) => {
+                self.poller.count_accept_error();
+                Step::Event(event)
+            }
             Inbox::Shutdown => Step::Shutdown,
         })
     }

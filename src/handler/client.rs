@@ -249,7 +249,8 @@ async fn run<H: Handler>(framed: FramedChannel, info: ConnInfo, mut handler: H) 
         }
         let mut conn = Conn::on_framed(&info, &mut state, &mut d.framed, &d.queue);
         match step {
-            Step::Flushed => handler.on_write(&mut conn).await,
+            Step::Flushed if H::WANTS_ON_WRITE => handler.on_write(&mut conn).await,
+            Step::Flushed => {}
             Step::Frame(frame) => handler.on_read(&mut conn, frame).await,
             Step::End => break,
             Step::ReadFailed(e) => {

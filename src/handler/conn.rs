@@ -137,7 +137,10 @@ impl<'a> Conn<'a> {
     /// See [`ConnHandle`].
     pub fn handle(&self) -> ConnHandle {
         match &self.io {
-            Io::Poller { poller, id, .. } => ConnHandle::on_poller(self.id(), poller.handle(), *id),
+            // The poller lent here is the one of this connection's worker.
+            Io::Poller { poller, id, .. } => {
+                ConnHandle::on_poller(self.id(), self.info.worker(), poller.handle(), *id)
+            }
             Io::Framed { queue, .. } => {
                 ConnHandle::on_task(self.id(), std::sync::Arc::clone(queue))
             }

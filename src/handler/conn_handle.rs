@@ -4,7 +4,7 @@
 //!
 //! | driver | a handle sends through | carried out | `Err(Closed)` once |
 //! |--------|------------------------|-------------|--------------------|
-//! | [`Server`](crate::Server) | the poller's [`PollerHandle`] | on the poller's next turn | the connection's `Closed` was yielded (just before `on_close`), or the server stopped |
+//! | [`Server`](crate::Server) | the [`PollerHandle`] of its worker's poller | on the poller's next turn | the connection's `Closed` was yielded (just before `on_close`), or the server stopped |
 //! | [`drive`](crate::drive), [`connect`](crate::connect) | a `TaskQueue` the driver polls beside its reads | on the driver's next step (not during a callback) | the driver has left its loop (the peer's end, a close, an error), just before `on_close` |
 //!
 //! It touches nothing else: the drivers own the connections, and take
@@ -23,8 +23,8 @@ use crate::{ChannelId, Error, PollerHandle, Result};
 /// A connection, for other tasks and threads; from [`Conn::handle`](crate::Conn::handle).
 ///
 /// A [`Handler`](crate::Handler)'s callbacks run one at a time, and a
-/// server's share one task: a callback that waits holds up every
-/// connection. Long work (a database query, a slow computation) belongs in
+/// server's share one task (one per worker): a callback that waits holds
+/// up every connection (of its worker). Long work (a database query, a slow computation) belongs in
 /// a spawned task, which replies through this handle when it is done.
 ///
 /// - [`write`](ConnHandle::write) queues bytes and never waits; they go
@@ -93,6 +93,8 @@ use crate::{ChannelId, Error, PollerHandle, Result};
 #[derive(Clone)]
 pub struct ConnHandle {
     id: ConnId,
+    /// The server worker (shard) whose poller `to` reaches; 0 elsewhere.
+    worker: usize,
     to: To,
 }
 
@@ -103,9 +105,17 @@ enum To {
 }
 
 impl ConnHandle {
-    pub(crate) fn on_poller(id: ConnId, poller: PollerHandle, channel: ChannelId) -> ConnHandle {
+    /// `poller` must be the handle of the poller (the worker's shard) that
+    /// owns `channel`: writes go through that shard's queue alone.
+    pub(crate) fn on_poller(
+        id: ConnId,
+        worker: usize,
+        poller: PollerHandle,
+        channel: ChannelId,
+    ) -> ConnHandle {
         ConnHandle {
             id,
+            worker,
             to: To::Poller(poller, channel),
         }
     }
@@ -113,6 +123,7 @@ impl ConnHandle {
     pub(crate) fn on_task(id: ConnId, queue: Arc<TaskQueue>) -> ConnHandle {
         ConnHandle {
             id,
+            worker: 0,
             to: To::Task(queue),
         }
     }
@@ -131,6 +142,26 @@ impl ConnHandle {
     /// ```
     pub fn id(&self) -> ConnId {
         self.id
+    }
+
+    /// The worker the connection lives on, as
+    /// [`ConnInfo::worker`](crate::ConnInfo::worker) gives it. A handle
+    /// writes straight into that worker's poller queue, from any task: a
+    /// broadcast over connections of every worker shares no lock between
+    /// them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use iochannels::{drive, Channel, Conn, Framing, Handler};
+    /// # struct H; impl Handler for H { async fn on_connect(&mut self, conn: &mut Conn<'_>) {
+    /// assert_eq!(conn.handle().worker(), conn.info().worker());
+    /// # conn.close(); } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let (channel, _peer) = Channel::test(); drive(channel.framed(Framing::Lines), H).await; }
+    /// ```
+    pub fn worker(&self) -> usize {
+        self.worker
     }
 
     /// Queues `data` to be written verbatim; never waits.
@@ -204,6 +235,7 @@ impl fmt::Debug for ConnHandle {
         };
         f.debug_struct("ConnHandle")
             .field("id", &self.id)
+            .field("worker", &self.worker)
             .field("driver", &driver)
             .finish()
     }

@@ -62,7 +62,8 @@ impl fmt::Display for ConnId {
     }
 }
 
-/// Who a connection is: its [`ConnId`] and peer address. What
+/// Who a connection is: its [`ConnId`], peer address, and the worker
+/// that runs its callbacks. What
 /// [`Handler::on_close`](crate::Handler::on_close) gets, once there is no
 /// connection left to act on.
 ///
@@ -91,13 +92,20 @@ impl fmt::Display for ConnId {
 pub struct ConnInfo {
     id: ConnId,
     peer: Option<PeerAddr>,
+    /// Index of the server worker (shard) running the callbacks; 0 elsewhere.
+    worker: usize,
 }
 
 impl ConnInfo {
     pub(crate) fn new(peer: Option<PeerAddr>) -> ConnInfo {
+        ConnInfo::on_worker(peer, 0)
+    }
+
+    pub(crate) fn on_worker(peer: Option<PeerAddr>, worker: usize) -> ConnInfo {
         ConnInfo {
             id: ConnId::next(),
             peer,
+            worker,
         }
     }
 
@@ -139,5 +147,25 @@ impl ConnInfo {
     /// ```
     pub fn peer(&self) -> Option<&PeerAddr> {
         self.peer.as_ref()
+    }
+
+    /// The index, `0..n`, of the worker whose task runs this connection's
+    /// callbacks, in a [`Server`](crate::Server) given
+    /// [`workers(n)`](crate::Server::workers): every callback of a
+    /// connection runs on that one worker. 0 with one worker, and in
+    /// [`drive`](crate::drive) and [`connect`](crate::connect).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use iochannels::{drive, Channel, Conn, Framing, Handler};
+    /// # struct H; impl Handler for H { async fn on_connect(&mut self, conn: &mut Conn<'_>) {
+    /// assert_eq!(conn.info().worker(), 0); // `drive` runs in the caller's task
+    /// # conn.close(); } }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let (channel, _peer) = Channel::test(); drive(channel.framed(Framing::Lines), H).await; }
+    /// ```
+    pub fn worker(&self) -> usize {
+        self.worker
     }
 }

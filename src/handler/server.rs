@@ -1,5 +1,6 @@
 //! The Poller-based server: [`serve`] → [`Server::run`], a
-//! [`Handler`](crate::Handler) per accepted connection, all in one task;
+//! [`Handler`](crate::Handler) per accepted connection, all in one task
+//! (or spread over several with [`Server::workers`], in `server/workers.rs`);
 //! [`ServerHandle`] stops it.
 //!
 //! The server sits directly on its [`Poller`]: the poller accepts, cuts
@@ -19,6 +20,7 @@
 //! | shutdown | `close_all`; `on_close` for each connection |
 
 mod dispatch;
+mod workers;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,9 +29,10 @@ use std::time::Duration;
 
 use futures::task::AtomicWaker;
 
-use self::dispatch::Slot;
+use self::dispatch::Dispatch;
+use self::workers::{Settings, Workers};
 use super::Acceptor;
-use crate::{ChannelMap, Framing, Listener, PeerAddr, Poller};
+use crate::{Framing, Listener, PeerAddr, Poller};
 
 /// Runs `acceptor`'s handlers on the connections of `listener`, each
 /// reading frames of `framing` (until a handler changes its own). Nothing
@@ -76,9 +79,11 @@ pub fn serve<A: Acceptor>(
     let mut server = Server {
         poller: Poller::new(framing.clone()),
         acceptor,
-        framing,
+        listeners: Vec::new(),
         listening: Vec::new(),
-        conns: ChannelMap::new(),
+        dispatch: Dispatch::new(framing, 0),
+        settings: Settings::default(),
+        workers: None,
         shared: Arc::new(Shared::default()),
     };
     server.add_listener(listener);
@@ -90,7 +95,9 @@ pub fn serve<A: Acceptor>(
 ///
 /// Everything runs in the task that awaits `run`, one callback at a time:
 /// a callback that waits holds up every connection (as in Pants), so long
-/// work belongs in a spawned task.
+/// work belongs in a spawned task. To use more cores, spread the
+/// connections over several pollers, each in its own task, with
+/// [`workers`](Server::workers).
 ///
 /// - Frames are cut by the poller, one at a time as the handlers take
 ///   them: a framing changed with
@@ -120,13 +127,19 @@ pub fn serve<A: Acceptor>(
 ///
 /// See [`serve`].
 pub struct Server<A: Acceptor> {
+    /// The one poller of a one-worker server (unused with several).
     poller: Poller,
     acceptor: A,
-    /// What new connections start with (the poller's framing too).
-    framing: Framing,
+    /// Listeners still to hand to the poller, or to the workers' group, in `run`.
+    listeners: Vec<Listener>,
     /// Listener addresses still to announce with `on_listen`.
     listening: Vec<PeerAddr>,
-    conns: ChannelMap<Slot<A::Handler>>,
+    /// The one-worker server's connections; also keeps the framing.
+    dispatch: Dispatch<A::Handler>,
+    /// What the setters set, for the workers' pollers.
+    settings: Settings,
+    /// Set by `workers(n)` with n > 1.
+    workers: Option<Workers<A>>,
     shared: Arc<Shared>,
 }
 
@@ -218,7 +231,8 @@ impl<A: Acceptor> Server<A> {
             Listener::Stream(_) => None,
         };
         self.listening.extend(local);
-        self.poller.add_server(listener);
+        // Given to a poller by `run`, once it knows how many workers.
+        self.listeners.push(listener);
     }
 
     /// A handle that stops the server.
@@ -255,6 +269,7 @@ impl<A: Acceptor> Server<A> {
     pub fn set_max_frame_len(&mut self, n: usize) {
         // The poller cuts the frames: it gives accepted clients this limit.
         self.poller.set_max_frame_len(n);
+        self.settings.max_frame_len = Some(n);
     }
 
     /// Sets how long a graceful close may wait for a peer that does not
@@ -279,6 +294,7 @@ impl<A: Acceptor> Server<A> {
     /// ```
     pub fn set_close_timeout(&mut self, timeout: Duration) {
         self.poller.set_close_timeout(timeout);
+        self.settings.close_timeout = Some(timeout);
     }
 
     /// Sets flow control and the write limit; see
@@ -306,8 +322,10 @@ impl<A: Acceptor> Server<A> {
     /// # }
     /// ```
     pub fn set_write_limits(&mut self, low_water: usize, high_water: usize, max_queued: usize) {
+        // The poller checks them (the panic comes from here, not from `run`).
         self.poller
             .set_write_limits(low_water, high_water, max_queued);
+        self.settings.write_limits = Some((low_water, high_water, max_queued));
     }
 
     /// Runs the server until its [`ServerHandle::shutdown`]: `on_listen`
@@ -315,18 +333,37 @@ impl<A: Acceptor> Server<A> {
     /// come; at shutdown every connection is flushed and closed (each gets
     /// `on_close`), then it returns.
     ///
+    /// With [`workers(n)`](Server::workers), n > 1, the workers' tasks are
+    /// spawned on the current runtime (with the accept task) and this
+    /// future only waits: for the shutdown, which it passes to every worker
+    /// at once, then for every worker to finish closing its connections
+    /// and for the accept task to close the listeners. If a worker's task
+    /// panicked (a handler's panic), the others went on; this then panics
+    /// with that payload once they have all finished.
+    ///
+    /// # Panics
+    ///
+    /// With a panic of a handler or acceptor: at once with one worker,
+    /// after the other workers have finished with several.
+    ///
     /// # Cancel safety
     ///
     /// Not cancel safe: dropped before it returns, every connection is
-    /// dropped at once (unsent output lost) without `on_close`. Use the
-    /// handle to stop it.
+    /// dropped at once (unsent output lost) without `on_close` (with
+    /// several workers, their tasks are aborted). Use the handle to stop it.
     ///
     /// # Examples
     ///
-    /// See [`serve`].
+    /// See [`serve`] and [`workers`](Server::workers).
     pub async fn run(mut self) {
         for local in std::mem::take(&mut self.listening) {
             self.acceptor.on_listen(&local).await;
+        }
+        if let Some(workers) = self.workers.take() {
+            return workers.run(self).await;
+        }
+        for listener in std::mem::take(&mut self.listeners) {
+            self.poller.add_server(listener);
         }
         self.serve_until_shutdown().await;
         self.close_everything().await;
@@ -337,8 +374,9 @@ impl<A: Acceptor> fmt::Debug for Server<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
             .field("poller", &self.poller)
-            .field("framing", &self.framing)
-            .field("connections", &self.conns.len())
+            .field("framing", self.dispatch.framing())
+            .field("workers", &self.workers.as_ref().map_or(1, Workers::count))
+            .field("connections", &self.dispatch.len())
             .field("shutdown", &self.shared.stop.load(Ordering::Relaxed))
             .finish()
     }

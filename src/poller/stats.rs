@@ -81,7 +81,66 @@ pub struct PollerTotals {
     pub turns: u64,
 }
 
+/// Totals of several pollers (the shards of a group, say): every field
+/// summed.
+///
+/// # Examples
+///
+/// ```
+/// use iochannels::{Channel, Framing, Poller, PollerTotals};
+///
+/// let mut pollers = [Poller::new(Framing::Lines), Poller::new(Framing::Lines)];
+/// for poller in &mut pollers {
+///     let (channel, _peer) = Channel::test();
+///     poller.register(channel.framed(Framing::Lines));
+/// }
+/// let mut sum = PollerTotals::default();
+/// for poller in &pollers {
+///     sum += poller.totals();
+/// }
+/// assert_eq!((sum.channels, sum.registered), (2, 2));
+/// ```
+impl std::ops::AddAssign for PollerTotals {
+    fn add_assign(&mut self, other: PollerTotals) {
+        self.channels += other.channels;
+        self.registered += other.registered;
+        self.accepted += other.accepted;
+        self.accept_errors += other.accept_errors;
+        self.paused += other.paused;
+        self.pauses += other.pauses;
+        self.closed += other.closed;
+        self.events += other.events;
+        self.turns += other.turns;
+    }
+}
+
+/// Close counts of several pollers: every reason summed.
+impl std::ops::AddAssign for ClosedCounts {
+    fn add_assign(&mut self, other: ClosedCounts) {
+        self.peer_eof += other.peer_eof;
+        self.local += other.local;
+        self.frame_too_long += other.frame_too_long;
+        self.queue_full += other.queue_full;
+        self.idle_timeout += other.idle_timeout;
+        self.error += other.error;
+    }
+}
+
 impl Poller {
+    /// A client accepted elsewhere (a group's accept task) and handed to
+    /// this poller: registered, and counted as accepted here, where it is
+    /// announced.
+    pub(crate) fn register_accepted(&mut self, framed: crate::FramedChannel) -> ChannelId {
+        let id = self.register(framed);
+        crate::trace::count!(self.counts.accepted += 1);
+        id
+    }
+
+    /// An accept error of a group's server, reported by this poller.
+    pub(crate) fn count_accept_error(&mut self) {
+        crate::trace::count!(self.counts.accept_errors += 1);
+    }
+
     /// The poller's counters now.
     pub fn totals(&self) -> PollerTotals {
         PollerTotals {

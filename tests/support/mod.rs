@@ -2,6 +2,7 @@
 //! paths, and the path of a built example.
 #![allow(dead_code)]
 
+pub mod chat;
 pub mod frames;
 pub mod lines;
 
@@ -68,6 +69,25 @@ pub fn set_nofile_soft(soft: u64) -> std::io::Result<()> {
     let mut lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
     lim.current = Some(soft);
     rustix::process::setrlimit(rustix::process::Resource::Nofile, lim).map_err(Into::into)
+}
+
+/// Makes sure this process may open `needed` fds, raising the soft limit up
+/// to the hard one if it has to. `false` (with a message saying why) if it
+/// cannot: the caller skips.
+pub fn ensure_fds(needed: u64) -> bool {
+    let (soft, hard) = nofile_limits();
+    if soft >= needed {
+        return true;
+    }
+    if hard < needed {
+        eprintln!(
+            "SKIPPED: needs {needed} fds but RLIMIT_NOFILE hard limit is {hard}; \
+             raise it (ulimit -Hn) to run this test"
+        );
+        return false;
+    }
+    set_nofile_soft(hard).expect("raising the RLIMIT_NOFILE soft limit to the hard limit");
+    true
 }
 
 /// Awaits `fut`, failing the test (naming `what`) if it takes longer than `limit`.

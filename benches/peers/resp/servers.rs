@@ -8,7 +8,7 @@
 //! | task per connection | `TcpStream::read_buf` into a `BytesMut`, one task per connection | `proto::parse_request` |
 //! | Poller | `Poller::new(Framing::Bytes)`, `add_server`: `Event::Data` chunks appended to a per-connection `BytesMut` | `proto::parse_request` |
 //! | Poller, framed | `Poller::new(Framing::Lines)`: the poller cuts the frames | `RespCutter`: a header line, then `poller.set_framing(id, Exact(LEN + 2))` for each bulk body and back |
-//! | handler | `serve(listener, Framing::Lines, ..)`: a `Handler` per connection | `RespCutter` through `conn.set_framing` |
+//! | handler | `serve(listener, Framing::Lines, ..)`: a `Handler` per connection, on `.workers(n)` pollers | `RespCutter` through `conn.set_framing` |
 //!
 //! The replies to everything one read brought are written at once (one
 //! `write_all` / `poller.write` per read), except in the handler, which only
@@ -290,13 +290,15 @@ impl RespCutter {
     }
 }
 
-/// Contender 3's connection: the cutter, driven through `Conn`.
-struct RespHandler {
+/// Contender 3's connection: the cutter, driven through `Conn`. A RESP
+/// server has no use for `on_write`: `ON_WRITE` false says so (the rows),
+/// true keeps the default (one row, to show what asking costs).
+struct RespHandler<const ON_WRITE: bool> {
     cutter: RespCutter,
     shared: Arc<Shared>,
 }
 
-impl RespHandler {
+impl<const ON_WRITE: bool> RespHandler<ON_WRITE> {
     fn on_frame(&mut self, conn: &mut Conn<'_>, frame: Bytes) -> Result<(), String> {
         let Reaction { framing, reply } = self.cutter.on_frame(frame)?;
         if let Some(framing) = framing {
@@ -318,7 +320,9 @@ fn strip_crlf(line: &[u8]) -> Result<&[u8], String> {
     })
 }
 
-impl Handler for RespHandler {
+impl<const ON_WRITE: bool> Handler for RespHandler<ON_WRITE> {
+    const WANTS_ON_WRITE: bool = ON_WRITE;
+
     async fn on_read(&mut self, conn: &mut Conn<'_>, frame: Bytes) {
         if let Err(e) = self.on_frame(conn, frame) {
             eprintln!("resp handler server: {e}");
@@ -341,8 +345,14 @@ impl Handler for RespHandler {
     }
 }
 
-/// Contender 3: the handler server, header lines cut by `lines`.
-pub async fn handler(listener: TcpListener, conns: usize, lines: Framing) -> Result<usize, String> {
+/// Contender 3: the handler server, header lines cut by `lines`, on
+/// `workers` pollers; `ON_WRITE`: whether its handler asks for `on_write`.
+pub async fn handler<const ON_WRITE: bool>(
+    listener: TcpListener,
+    conns: usize,
+    lines: Framing,
+    workers: usize,
+) -> Result<usize, String> {
     let shared = Arc::new(Shared {
         conns,
         closed: AtomicUsize::new(0),
@@ -351,10 +361,15 @@ pub async fn handler(listener: TcpListener, conns: usize, lines: Framing) -> Res
     });
     let for_accept = Arc::clone(&shared);
     let first = lines.clone();
-    let server = serve(listener, first, move |_: &PeerAddr| RespHandler {
-        cutter: RespCutter::new(lines.clone()),
-        shared: Arc::clone(&for_accept),
-    });
+    let server = serve(
+        listener,
+        first,
+        move |_: &PeerAddr| RespHandler::<ON_WRITE> {
+            cutter: RespCutter::new(lines.clone()),
+            shared: Arc::clone(&for_accept),
+        },
+    )
+    .workers(workers);
     let _ = shared.handle.set(server.handle());
     server.run().await;
     if shared.closed.load(Ordering::Relaxed) != conns {
