@@ -211,3 +211,28 @@ async fn take_frame_cuts_the_burst_exactly_and_leaves_errors_to_events() {
     );
     assert!(poller.take_frame(id).is_none());
 }
+
+#[tokio::test]
+async fn take_frame_stops_at_a_frame_too_long_and_its_error_comes_next() {
+    let (mut poller, id, mut peer) = setup();
+    poller.set_channel_max_frame_len(id, 8).expect("registered");
+    peer.put("ok\nfar too long a line\nafter\n");
+    match within(poller.next()).await {
+        Some(Event::Data { id: from, data }) => assert_eq!((from, &data[..]), (id, &b"ok\n"[..])),
+        other => panic!("unexpected {other:?}"),
+    }
+    // The over-long line is next: nothing to take, however often asked,
+    // and nothing after it may overtake its error.
+    assert_eq!(poller.take_frame(id), None);
+    assert_eq!(poller.take_frame(id), None);
+    match within(poller.next()).await {
+        Some(Event::Closed { id: from, error }) => {
+            assert_eq!(from, id);
+            assert!(
+                matches!(error, Some(Error::FrameTooLong { limit: 8 })),
+                "{error:?}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}

@@ -142,7 +142,8 @@ impl FramedChannel {
     /// reading from the channel; `None` otherwise (or on an error, which the
     /// next read reports).
     pub(crate) fn buffered_frame(&mut self) -> Option<Bytes> {
-        if self.closed {
+        // An error waiting to be reported goes before any frame after it.
+        if self.closed || self.pending_error.is_some() {
             return None;
         }
         match self.reader.buffered_frame(&mut self.codec)? {
