@@ -180,9 +180,9 @@ pub trait Handler: Send {
     /// Whether the drivers call [`on_write`](Handler::on_write): `true`
     /// unless a handler says otherwise. A handler whose `on_write` does
     /// nothing sets it to `false`: a [`Server`] then stops asking its
-    /// poller to say when each reply has gone out, one event less per reply
-    /// (about 5-10% of the server's CPU per request in `cargo bench -- resp`).
-    /// Writes go out the same either way.
+    /// poller to say when each reply has gone out: one event less per reply
+    /// (`cargo bench -- resp` has a row each way). Writes go out the same
+    /// either way.
     ///
     /// # Examples
     ///
