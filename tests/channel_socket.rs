@@ -1,5 +1,5 @@
 //! TCP and Unix stream channels: connect, framed traffic, connect errors,
-//! peers that go away.
+//! peers that go away, and how each is described for error messages.
 
 mod support;
 
@@ -180,4 +180,29 @@ async fn address_resolving_to_nothing_names_the_address() {
         }
         other => panic!("expected NotFound, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn describe_names_the_kind_and_both_ends() -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let client = tokio::net::TcpStream::connect(addr).await?;
+    let ours = client.local_addr()?;
+    let (server, _) = listener.accept().await?;
+    assert_eq!(Channel::from(client).describe(), format!("tcp {ours} -> {addr}"));
+    assert_eq!(Channel::from(server).describe(), format!("tcp {addr} -> {ours}"));
+
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("described.sock");
+    let listener = tokio::net::UnixListener::bind(&path)?;
+    let client = tokio::net::UnixStream::connect(&path).await?;
+    let (server, _) = listener.accept().await?;
+    let expected = format!("unix socket {}", path.display());
+    // The client names the server's path; the server's side, whose peer
+    // has none, names its own.
+    assert_eq!(Channel::from(client).describe(), expected);
+    assert_eq!(Channel::from(server).describe(), expected);
+    let (pair, _) = tokio::net::UnixStream::pair()?;
+    assert_eq!(Channel::from(pair).describe(), "unix socket");
+    Ok(())
 }

@@ -25,6 +25,7 @@ macro_rules! each_kind {
 
 mod connect;
 mod dispatch;
+pub(crate) mod endpoint;
 pub(crate) mod nonblock;
 mod pipe;
 mod process;
@@ -33,12 +34,12 @@ mod test;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::path::Path;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::process::Command;
 
+use self::endpoint::Endpoint;
 use crate::error::io_at;
 use crate::{FramedChannel, Framing, Result};
 
@@ -317,39 +318,6 @@ impl Channel {
     /// assert_eq!(channel.describe(), "test channel");
     /// ```
     pub fn describe(&self) -> String {
-        match self {
-            Channel::Pipe(c) => match (c.fd(), c.sink_fd()) {
-                (Some(r), Some(w)) => format!("pipe (fds {r} and {w})"),
-                (Some(r), None) => format!("pipe (fd {r})"),
-                (None, Some(w)) => format!("pipe (fd {w})"),
-                (None, None) => "pipe (closed)".to_owned(),
-            },
-            Channel::Tcp(s) => match (s.local_addr(), s.peer_addr()) {
-                (Ok(l), Ok(p)) => format!("tcp {l} -> {p}"),
-                (Ok(l), Err(_)) => format!("tcp {l}"),
-                _ => "tcp socket".to_owned(),
-            },
-            Channel::Unix(s) => match s
-                .peer_addr()
-                .ok()
-                .and_then(|a| a.as_pathname().map(Path::to_owned))
-            {
-                Some(p) => format!("unix socket {}", p.display()),
-                None => match s
-                    .local_addr()
-                    .ok()
-                    .and_then(|a| a.as_pathname().map(Path::to_owned))
-                {
-                    Some(p) => format!("unix socket {}", p.display()),
-                    None => "unix socket".to_owned(),
-                },
-            },
-            Channel::Process(p) => match p.id() {
-                Some(pid) => format!("process `{}` (pid {pid})", p.program()),
-                None => format!("process `{}`", p.program()),
-            },
-            Channel::Test(_) => "test channel".to_owned(),
-            Channel::Io(c) => c.name().to_owned(),
-        }
+        Endpoint::of(self).to_string()
     }
 }

@@ -30,6 +30,7 @@ use self::linger::CloseClock;
 pub(crate) use self::linger::LINGER_IDLE;
 use self::reader::Reader;
 use self::writer::Writer;
+use crate::channel::endpoint::Endpoint;
 
 pub use self::connecting::Connecting;
 pub use self::stats::ChannelStats;
@@ -79,7 +80,7 @@ pub struct FramedChannel {
     channel: Channel,
     /// Who is at the other end, for error messages; taken when wrapped,
     /// since a reset socket no longer knows its peer.
-    endpoint: Box<str>,
+    endpoint: Endpoint,
     codec: FrameCodec,
     reader: Reader,
     writer: Writer,
@@ -121,7 +122,7 @@ impl FramedChannel {
     /// ```
     pub fn new(channel: Channel, framing: Framing) -> FramedChannel {
         FramedChannel {
-            endpoint: channel.describe().into_boxed_str(),
+            endpoint: Endpoint::of(&channel),
             channel,
             codec: FrameCodec::new(framing),
             reader: Reader::new(),
@@ -455,13 +456,13 @@ impl FramedChannel {
     /// Adds the endpoint's description to I/O errors.
     /// What [`Channel::describe`] said of its channel: kind and addresses.
     #[cfg(feature = "tracing")]
-    pub(crate) fn endpoint(&self) -> &str {
+    pub(crate) fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
 
     pub(crate) fn name_endpoint(&self, e: Error) -> Error {
         match e {
-            Error::Io(io) => Error::Io(crate::error::io_at(&*self.endpoint, io)),
+            Error::Io(io) => Error::Io(crate::error::io_at(self.endpoint.to_string(), io)),
             other => other,
         }
     }

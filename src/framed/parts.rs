@@ -177,7 +177,7 @@ impl FramedChannel {
         Channel::Io(IoChannel::with_prefix(
             self.reader.buf.freeze(),
             self.channel,
-            self.endpoint,
+            self.endpoint.to_string().into_boxed_str(),
         ))
     }
 
