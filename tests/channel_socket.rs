@@ -189,8 +189,14 @@ async fn describe_names_the_kind_and_both_ends() -> std::io::Result<()> {
     let client = tokio::net::TcpStream::connect(addr).await?;
     let ours = client.local_addr()?;
     let (server, _) = listener.accept().await?;
-    assert_eq!(Channel::from(client).describe(), format!("tcp {ours} -> {addr}"));
-    assert_eq!(Channel::from(server).describe(), format!("tcp {addr} -> {ours}"));
+    assert_eq!(
+        Channel::from(client).describe(),
+        format!("tcp {ours} -> {addr}")
+    );
+    assert_eq!(
+        Channel::from(server).describe(),
+        format!("tcp {addr} -> {ours}")
+    );
 
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("described.sock");

@@ -34,15 +34,6 @@ impl ReadyQueue {
         std::mem::swap(&mut *keys, into);
     }
 
-    /// Puts back keys taken but not polled (their `queued` flags are still set).
-    pub(crate) fn requeue(&self, keys: &[u32]) {
-        self.keys
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(keys);
-        self.task.wake();
-    }
-
     /// Wakes the poller's task without queueing a key (a handle's command).
     pub(crate) fn wake_task(&self) {
         self.task.wake();

@@ -30,9 +30,11 @@ pub(super) enum Turn {
     Idle,
     /// Every woken key was polled (or enough events were gathered).
     Worked,
-    /// The cooperative budget ran out; the rest is requeued.
+    /// The cooperative budget ran out; the rest waits for the next turn
+    /// (the task is woken to come back after the other tasks).
     OutOfBudget,
-    /// `max_events` events are waiting to be handed out; the rest is requeued.
+    /// `max_events` events are waiting to be handed out; the rest waits
+    /// for the next turn.
     Full,
 }
 
@@ -104,24 +106,31 @@ impl Poller {
             self.shared.publish(self.totals());
         });
         self.apply_commands();
-        self.queue.take(&mut self.keys);
-        if self.keys.is_empty() {
-            return Turn::Idle;
+        if self.next_key == self.keys.len() {
+            // The last turn's keys are all polled: take what was woken since.
+            self.keys.clear();
+            self.next_key = 0;
+            self.queue.take(&mut self.keys);
+            if self.keys.is_empty() {
+                return Turn::Idle;
+            }
         }
-        let mut keys = std::mem::take(&mut self.keys);
+        let keys = std::mem::take(&mut self.keys);
         let mut outcome = Turn::Worked;
-        for (done, &key) in keys.iter().enumerate() {
+        while let Some(&key) = keys.get(self.next_key) {
             let out_of_budget = !tokio::task::coop::has_budget_remaining();
             if out_of_budget || self.events.len() + self.frames.len() >= max_events {
-                // The rest stay queued (their flags are still set).
-                self.queue.requeue(&keys[done..]);
-                outcome = if out_of_budget {
-                    Turn::OutOfBudget
+                // The rest wait in `keys` (their flags are still set, so
+                // new wakes do not queue them twice), first next turn.
+                if out_of_budget {
+                    outcome = Turn::OutOfBudget;
+                    self.queue.wake_task();
                 } else {
-                    Turn::Full
-                };
+                    outcome = Turn::Full;
+                }
                 break;
             }
+            self.next_key += 1;
             if key & SERVER_KEY != 0 {
                 self.accept(key & !SERVER_KEY);
             } else if key & DATAGRAM_KEY != 0 {
@@ -132,7 +141,6 @@ impl Poller {
                     .poll_slot(key, &mut self.events, &mut self.frames, &self.limits);
             }
         }
-        keys.clear();
         self.keys = keys;
         outcome
     }
@@ -228,7 +236,7 @@ impl Stream for Poller {
                 match turn {
                     // The unit comes back as `coop` drops.
                     Turn::Idle => return Poll::Pending,
-                    // Requeued keys wake the task: it comes back after the others ran.
+                    // The turn woke the task: it comes back after the others ran.
                     Turn::OutOfBudget => return Poll::Pending,
                     Turn::Worked | Turn::Full => {}
                 }
