@@ -178,13 +178,29 @@ pub struct Kid {
 
 impl Kid {
     pub fn spawn(var: &str, role: &str) -> Result<Kid, String> {
-        use std::process::{Command, Stdio};
-        // This very binary, even if a rebuild has replaced its file since;
-        // under valgrind that link names valgrind's tool, so
-        // `IOCHANNELS_BENCH_EXE` can name the binary instead.
-        let exe = std::env::var("IOCHANNELS_BENCH_EXE")
-            .unwrap_or_else(|_| format!("/proc/{}/exe", std::process::id()));
-        let mut child = Command::new(exe)
+        Kid::start(std::process::Command::new(Kid::exe()), var, role)
+    }
+
+    /// Like [`Kid::spawn`], but through `sh -c script` with this binary's
+    /// path as `$0`: the script readies the process (a `ulimit`, say) and
+    /// ends with `exec "$0"`, so the child is this binary all the same.
+    pub fn spawn_via_sh(var: &str, role: &str, script: &str) -> Result<Kid, String> {
+        let mut sh = std::process::Command::new("sh");
+        sh.arg("-c").arg(script).arg(Kid::exe());
+        Kid::start(sh, var, role)
+    }
+
+    /// This very binary, even if a rebuild has replaced its file since;
+    /// under valgrind that link names valgrind's tool, so
+    /// `IOCHANNELS_BENCH_EXE` can name the binary instead.
+    fn exe() -> String {
+        std::env::var("IOCHANNELS_BENCH_EXE")
+            .unwrap_or_else(|_| format!("/proc/{}/exe", std::process::id()))
+    }
+
+    fn start(mut command: std::process::Command, var: &str, role: &str) -> Result<Kid, String> {
+        use std::process::Stdio;
+        let mut child = command
             .env(var, role)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

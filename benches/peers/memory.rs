@@ -8,9 +8,9 @@
 //! contender's way, reads them again, and reports (after - before) / N. The
 //! clients are held by another process (also this binary), so each side
 //! needs only N fds; both raise their soft `RLIMIT_NOFILE` to the hard limit
-//! (through `sh -c 'ulimit -n ...'`: the crate's rustix has no `process`
-//! feature, so no `setrlimit` here). N is 10,000, or 5,000 if the hard limit
-//! is too low for that.
+//! (started through `sh -c 'ulimit -n ...; exec ...'`, `harness::Kid::spawn_via_sh`,
+//! so the bench process's own limit stays as it is). N is 10,000, or 5,000
+//! if the hard limit is too low for that.
 //!
 //! | row | the server keeps each connection as |
 //! |-----|-------------------------------------|
@@ -27,8 +27,7 @@
 //! CPU time over it comes from `/proc/self/stat` (utime + stime, in clock
 //! ticks) and `/proc/self/schedstat` (ns on CPU of the runtime's thread).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -36,7 +35,7 @@ use iochannels::{Event, Framing, Poller};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::codec::{FramedRead, LinesCodec};
 
-use crate::harness::{runtime, Harness};
+use crate::harness::{runtime, Harness, Kid};
 
 const ROLE: &str = "IOCHANNELS_BENCH_ROLE";
 /// Fds a process needs besides the connections.
@@ -170,48 +169,27 @@ struct Report {
 /// Runs the server (one contender) and the client processes.
 fn measure(contender: Contender, n: u64, idle_secs: u64) -> Result<Report, String> {
     let mut server = spawn_role(&format!("server:{}:{n}:{idle_secs}", contender.key()))?;
-    let mut server_out = BufReader::new(server.stdout.take().ok_or("no server stdout")?);
-    let addr = expect_line(&mut server_out, "listening")?;
+    let addr = server.expect("listening")?;
     let mut client = spawn_role(&format!("connect:{addr}:{n}"))?;
-    let mut client_out = BufReader::new(client.stdout.take().ok_or("no client stdout")?);
     let result = (|| {
-        expect_line(&mut client_out, "connected")?;
-        let line = expect_line(&mut server_out, "result")?;
+        client.expect("connected")?;
+        let line = server.expect("result")?;
         parse_report(&line)
     })();
     // Closing the client's stdin lets it go; the server exits by itself.
-    drop(client.stdin.take());
-    let _ = client.wait();
-    drop(server.stdin.take());
-    let _ = server.wait();
+    client.wait();
+    server.wait();
     result
 }
 
-fn spawn_role(role: &str) -> Result<Child, String> {
-    // This very binary, even if a rebuild has replaced or deleted its file
-    // since it started (the build directory is shared).
-    let exe = format!("/proc/{}/exe", std::process::id());
-    Command::new("sh")
-        .arg("-c")
-        .arg(r#"ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0""#)
-        .arg(exe)
-        .env(ROLE, role)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("spawning {role}: {e}"))
-}
-
-/// The rest of the next line, which must start with `word`.
-fn expect_line(out: &mut BufReader<ChildStdout>, word: &str) -> Result<String, String> {
-    let mut line = String::new();
-    out.read_line(&mut line)
-        .map_err(|e| format!("reading a child: {e}"))?;
-    match line.trim_end().strip_prefix(word) {
-        Some(rest) => Ok(rest.trim().to_owned()),
-        None => Err(format!("expected `{word} ...` from a child, got {line:?}")),
-    }
+/// This binary in `role`, its soft `RLIMIT_NOFILE` raised to the hard one
+/// by `sh` before it starts.
+fn spawn_role(role: &str) -> Result<Kid, String> {
+    Kid::spawn_via_sh(
+        ROLE,
+        role,
+        r#"ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0""#,
+    )
 }
 
 fn parse_report(line: &str) -> Result<Report, String> {

@@ -42,14 +42,13 @@ mod client;
 mod proto;
 mod servers;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::io::{Read, Write};
 use std::time::Duration;
 
 use iochannels::Framing;
 use tokio::net::TcpListener;
 
-use crate::harness::{human, runtime, Harness, Table};
+use crate::harness::{human, runtime, Harness, Kid, Table};
 
 const ROLE: &str = "IOCHANNELS_BENCH_RESP_ROLE";
 const CONNS: usize = 50;
@@ -232,50 +231,13 @@ fn per_conn() -> usize {
         .unwrap_or(DEFAULT_PER_CONN)
 }
 
-/// A child process that is killed if the bench process unwinds (a panic)
-/// before it has been waited for.
-struct Kid(Option<Child>);
-
-impl Kid {
-    fn spawn(role: &str) -> Result<(Kid, BufReader<ChildStdout>), String> {
-        // This very binary, even if a rebuild has replaced its file since.
-        let exe = format!("/proc/{}/exe", std::process::id());
-        let mut child = Command::new(exe)
-            .env(ROLE, role)
-            // Never closed by us before the child is waited for: its EOF
-            // tells the child that the bench process died.
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("spawning {role}: {e}"))?;
-        let out = BufReader::new(child.stdout.take().ok_or("no child stdout")?);
-        Ok((Kid(Some(child)), out))
-    }
-
-    fn wait(mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Kid {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 fn run_once(contender: Contender, per_conn: usize) -> Result<Sample, String> {
     let total = CONNS * per_conn;
-    let (server, mut server_out) = Kid::spawn(&format!("server:{}", contender.key()))?;
-    let port = expect_line(&mut server_out, "listening")?;
-    let (client, mut client_out) = Kid::spawn(&format!("client:{port}:{per_conn}"))?;
-    let done = expect_line(&mut client_out, "done")?;
-    let cpu = expect_line(&mut server_out, "cpu")?;
+    let mut server = Kid::spawn(ROLE, &format!("server:{}", contender.key()))?;
+    let port = server.expect("listening")?;
+    let mut client = Kid::spawn(ROLE, &format!("client:{port}:{per_conn}"))?;
+    let done = client.expect("done")?;
+    let cpu = server.expect("cpu")?;
     client.wait();
     server.wait();
     let replies = field(&done, "replies")?;
@@ -290,17 +252,6 @@ fn run_once(contender: Contender, per_conn: usize) -> Result<Sample, String> {
         user_ticks: field(&cpu, "user")?,
         sys_ticks: field(&cpu, "sys")?,
     })
-}
-
-/// The rest of the next line, which must start with `word`.
-fn expect_line(out: &mut BufReader<ChildStdout>, word: &str) -> Result<String, String> {
-    let mut line = String::new();
-    out.read_line(&mut line)
-        .map_err(|e| format!("reading a child: {e}"))?;
-    match line.trim_end().strip_prefix(word) {
-        Some(rest) => Ok(rest.trim().to_owned()),
-        None => Err(format!("expected `{word} ...` from a child, got {line:?}")),
-    }
 }
 
 fn field(line: &str, name: &str) -> Result<u64, String> {
