@@ -213,15 +213,8 @@ impl Net<std::net::TcpStream> {
         })?;
         listener.set_nonblocking(false).map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let mut sender = Kid::spawn(ROLE, "sender")?;
-        sender.say(&format!("connect tcp {addr} {n}"))?;
-        let conns = accept_all(n, || listener.accept().map(|(s, _)| s))?;
-        sender.expect("connected")?;
-        Ok(Net {
-            conns,
-            sender: Some(sender),
-            expected: ((0, 0), Tally::default()),
-            _dir: None,
+        Net::connected(&format!("tcp {addr}"), n, None, || {
+            listener.accept().map(|(s, _)| s)
         })
     }
 }
@@ -232,15 +225,29 @@ impl Net<std::os::unix::net::UnixStream> {
         let path = dir.path().join("bench.sock");
         let listener =
             std::os::unix::net::UnixListener::bind(&path).map_err(|e| format!("bind: {e}"))?;
+        let target = format!("unix {}", path.display());
+        Net::connected(&target, n, Some(dir), || listener.accept().map(|(s, _)| s))
+    }
+}
+
+impl<S: Sock> Net<S> {
+    /// A sender process that connects `n` sockets to `target` (`tcp ADDR`
+    /// or `unix PATH`), and those `n` accepted by `accept`.
+    fn connected(
+        target: &str,
+        n: usize,
+        dir: Option<tempfile::TempDir>,
+        accept: impl Fn() -> io::Result<S>,
+    ) -> Result<Self, String> {
         let mut sender = Kid::spawn(ROLE, "sender")?;
-        sender.say(&format!("connect unix {} {n}", path.display()))?;
-        let conns = accept_all(n, || listener.accept().map(|(s, _)| s))?;
+        sender.say(&format!("connect {target} {n}"))?;
+        let conns = accept_all(n, accept)?;
         sender.expect("connected")?;
         Ok(Net {
             conns,
             sender: Some(sender),
             expected: ((0, 0), Tally::default()),
-            _dir: Some(dir),
+            _dir: dir,
         })
     }
 }
