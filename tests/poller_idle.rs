@@ -1,7 +1,8 @@
 //! Idle timeouts: a channel that receives nothing for the timeout is closed
 //! with `Closed { error: Some(TimedOut) }`; busy ones are served throughout,
 //! whatever the idle ones do — with tokio's paused clock and in real time
-//! over TCP (slowloris clients that drip a byte now and then).
+//! over TCP (slowloris clients that drip a byte now and then); a channel
+//! exempted from the timeout is never closed for it.
 
 mod support;
 
@@ -118,6 +119,41 @@ async fn a_timeout_set_later_applies_to_registered_channels_and_none_turns_it_of
     poller.register(second.framed(Framing::Lines));
     let nothing = tokio::time::timeout(Duration::from_secs(3600), poller.next()).await;
     assert!(nothing.is_err(), "no timeout is set: {nothing:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_exempt_channel_is_never_closed_for_idling_even_under_a_timeout_set_later() {
+    let mut poller = Poller::new(Framing::Lines);
+    let (console, mut operator) = Channel::test();
+    let console = poller.register(console.framed(Framing::Lines));
+    poller
+        .exempt_from_idle_timeout(console)
+        .expect("registered");
+    let (client, _silent) = Channel::test();
+    let client = poller.register(client.framed(Framing::Lines));
+    // Set after the exemption: it watches the client only.
+    poller.set_idle_timeout(Some(Duration::from_secs(30)));
+    let started = Instant::now();
+    match poller.next().await {
+        Some(Event::Closed {
+            id,
+            error: Some(Error::TimedOut),
+        }) => assert_eq!(id, client),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(started.elapsed(), Duration::from_secs(30));
+    // Ten timeouts later the console, silent all along, is still open.
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    assert_eq!(poller.len(), 1);
+    operator.put("/stats\n");
+    match poller.next().await {
+        Some(Event::Data { id, data }) => assert_eq!((id, &data[..]), (console, &b"/stats\n"[..])),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(
+        poller.exempt_from_idle_timeout(client),
+        Err(Error::Closed)
+    ));
 }
 
 #[tokio::test]

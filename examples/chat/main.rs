@@ -35,9 +35,9 @@
 //! other), `--demo N`. At start the server prints
 //! `chat: listening on tcp ADDR [and unix PATH]` on stderr.
 //!
-//! The idle timeout is the pollers', so it also closes a console left
-//! silent that long (the server goes on); and the idle client gets no
-//! goodbye line: the poller has begun closing it when the chat hears of it.
+//! The idle timeout is the pollers'; the console is exempted from it
+//! (`Poller::exempt_from_idle_timeout`). The idle client gets no goodbye
+//! line: the poller has begun closing it when the chat hears of it.
 //!
 //! # How the shards share the room
 //!

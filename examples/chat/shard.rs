@@ -62,7 +62,11 @@ impl ChatShard {
     }
 
     pub fn set_console(&mut self, console: FramedChannel) {
-        self.console = Some(self.shard.poller_mut().register(console));
+        let poller = self.shard.poller_mut();
+        let id = poller.register(console);
+        // The operator may be silent for hours: the idle timeout is for clients.
+        let _ = poller.exempt_from_idle_timeout(id);
+        self.console = Some(id);
     }
 
     /// Serves until the group shuts down; starts the shutdown when `stop`

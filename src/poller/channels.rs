@@ -85,6 +85,8 @@ pub(crate) struct Entry {
     pub(super) frames_queued: bool,
     /// `notify_flushed` asked for an `Event::Flushed` once its output is all sent.
     pub(super) flushed_wanted: bool,
+    /// Never closed for being idle (`exempt_from_idle_timeout`).
+    pub(super) idle_exempt: bool,
     /// `write` calls, the most output ever queued, flow-control pauses.
     pub(super) writes: u64,
     pub(super) queued_high: usize,
@@ -165,6 +167,7 @@ impl Channels {
             registered_at: tokio::time::Instant::now(),
             frames_queued: false,
             flushed_wanted: false,
+            idle_exempt: false,
             writes: 0,
             queued_high: 0,
             pauses: 0,
@@ -255,7 +258,7 @@ impl Channels {
         now: tokio::time::Instant,
     ) -> Result<(), Option<Duration>> {
         let entry = self.get_mut(id).ok_or(None)?;
-        if entry.state != State::Open {
+        if entry.state != State::Open || entry.idle_exempt {
             return Err(None);
         }
         let since = entry

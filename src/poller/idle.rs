@@ -9,7 +9,8 @@
 //! again a timeout after them. So a busy channel costs one wake-up per
 //! timeout, an idle one a single wake-up, and nothing runs between them:
 //! no timer per channel, no reset per read (the reader only notes when
-//! bytes arrived).
+//! bytes arrived). A channel exempted (`exempt_from_idle_timeout`) leaves
+//! the wheel the next time it comes due, and is not watched again.
 
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -46,7 +47,7 @@ impl Idle {
     /// arrive (a clock read per read, so only for watched channels).
     pub(crate) fn watch(&mut self, id: ChannelId, channels: &mut Channels) {
         if let Some(timeout) = self.timeout {
-            if let Some(entry) = channels.get_mut(id) {
+            if let Some(entry) = channels.get_mut(id).filter(|e| !e.idle_exempt) {
                 entry.framed.note_input_times();
                 self.due.insert(id, timeout);
             }

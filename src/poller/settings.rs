@@ -124,6 +124,52 @@ impl Poller {
         self.idle.set(timeout, channels, &mut self.channels);
     }
 
+    /// Exempts channel `id` from the idle timeout: it is never closed for
+    /// being silent, whatever [`set_idle_timeout`](Poller::set_idle_timeout)
+    /// says now or later (an admin console, a feed that speaks only when
+    /// spoken to). For the life of the channel.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] if `id` is not a registered stream channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::StreamExt;
+    /// use iochannels::{Channel, Error, Event, Framing, Poller};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// poller.set_idle_timeout(Some(Duration::from_secs(30)));
+    /// let (console, mut operator) = Channel::test();
+    /// let console = poller.register(console.framed(Framing::Lines));
+    /// poller.exempt_from_idle_timeout(console)?;
+    /// let (client, _silent) = Channel::test();
+    /// let client = poller.register(client.framed(Framing::Lines));
+    /// // Only the client is closed for its silence...
+    /// match poller.next().await {
+    ///     Some(Event::Closed { id, error: Some(Error::TimedOut) }) => assert_eq!(id, client),
+    ///     other => panic!("unexpected {other:?}"),
+    /// }
+    /// // ...the console, silent as long, still reads.
+    /// tokio::time::sleep(Duration::from_secs(300)).await;
+    /// operator.put("/who\n");
+    /// match poller.next().await {
+    ///     Some(Event::Data { id, data }) => assert_eq!((id, &data[..]), (console, &b"/who\n"[..])),
+    ///     other => panic!("unexpected {other:?}"),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn exempt_from_idle_timeout(&mut self, id: ChannelId) -> Result<()> {
+        let entry = self.channels.get_mut(id).ok_or(Error::Closed)?;
+        entry.idle_exempt = true;
+        Ok(())
+    }
+
     /// Sets how long a closed TCP or Unix socket waits for more input
     /// before its fd is released (default 2 s): until then its input is
     /// read and thrown away, so that releasing it does not make the kernel
