@@ -476,7 +476,10 @@ fn a_new_put_never_overtakes_waiting_putters() {
     assert_eq!(rest, [2, 3]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// On one thread, so that both producers are waiting whenever the consumer
+// makes room (on two workers under load one producer's thread may simply
+// not run for a while, which is not starvation: the test flaked so).
+#[tokio::test(flavor = "current_thread")]
 async fn one_busy_producer_cannot_starve_another() {
     let queue = Queue::bounded(1);
     let mut producers = Vec::new();
@@ -494,8 +497,10 @@ async fn one_busy_producer_cannot_starve_another() {
     for p in producers {
         within("producer", p).await.unwrap();
     }
-    // Strict FIFO among waiting puts alternates the two once both wait.
-    assert!(counts[0] > 500 && counts[1] > 500, "{counts:?}");
+    // FIFO among waiting puts serves both (here 1334 and 666, from the
+    // order the two tasks run in); LIFO waiters would hand every free slot
+    // to the same producer and leave the other near 0.
+    assert!(counts.iter().all(|&n| n >= 600), "{counts:?}");
 }
 
 // ---- cancellation ----
