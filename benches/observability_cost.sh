@@ -70,6 +70,17 @@ row() { printf '%-32s%12s%12s%12s%12s%12s\n' "$@"; }
 
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f%%", (a / b - 1) * 100 }'; }
 
+# One case's row: its three figures and what counters and tracing cost,
+# as a worse-over-better percentage. `$5` says which way is worse:
+# `more` for instructions, `less` for a rate.
+costs() { # name default uncounted tracing more|less
+    if [[ $5 == more ]]; then
+        row "$1" "$2" "$3" "$4" "$(pct "$2" "$3")" "$(pct "$4" "$2")"
+    else
+        row "$1" "$2" "$3" "$4" "$(pct "$3" "$2")" "$(pct "$2" "$4")"
+    fi
+}
+
 if [[ $mode == callgrind || $mode == both ]]; then
     echo
     echo "## instructions per line (callgrind: run of 2 reps - run of 1, $lines lines per run)"
@@ -84,9 +95,7 @@ if [[ $mode == callgrind || $mode == both ]]; then
             done
             per[$v]=$(awk -v a="${ins[0]}" -v b="${ins[1]}" -v n="$lines" 'BEGIN { printf "%.1f", (b - a) / n }')
         done
-        row "${c%%|*}" "${per[default]}" "${per[uncounted]}" \
-            "${per[tracing]}" "$(pct "${per[default]}" "${per[uncounted]}")" \
-            "$(pct "${per[tracing]}" "${per[default]}")"
+        costs "${c%%|*}" "${per[default]}" "${per[uncounted]}" "${per[tracing]}" more
     done
     echo "(counters: default over uncounted; tracing: the feature built in, no subscriber, over default)"
 fi
@@ -96,20 +105,18 @@ if [[ $mode == time || $mode == both ]]; then
     echo "## lines/s, M (median of $rounds interleaved rounds, each the bench's median of 3)"
     row case default uncounted tracing counters tracing
     for c in "${cases[@]}"; do
-        IFS='|' read -r _ _ row _ <<<"$c"
+        IFS='|' read -r _ _ row_name _ <<<"$c"
         declare -A got=()
         for ((r = 0; r < rounds; r++)); do
             for v in "${variants[@]}"; do
-                got[$v]+="$(run_case "$v" "$c" 3 | median_of "$row") "
+                got[$v]+="$(run_case "$v" "$c" 3 | median_of "$row_name") "
             done
         done
         declare -A med=()
         for v in "${variants[@]}"; do
             med[$v]=$(tr ' ' '\n' <<<"${got[$v]}" | grep . | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
         done
-        row "${c%%|*}" "${med[default]}" "${med[uncounted]}" \
-            "${med[tracing]}" "$(pct "${med[uncounted]}" "${med[default]}")" \
-            "$(pct "${med[default]}" "${med[tracing]}")"
+        costs "${c%%|*}" "${med[default]}" "${med[uncounted]}" "${med[tracing]}" less
     done
     echo "(counters: how much faster uncounted is than default; tracing: how much faster default is than the feature built in)"
 fi
