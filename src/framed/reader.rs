@@ -8,9 +8,23 @@
 //! a large frame the remainder is moved to a fresh small buffer, so one 8 MiB
 //! line does not pin 8 MiB for the life of the connection.
 //!
-//! Frames are split off the buffer (`split_to().freeze()` in the codec): no
-//! copy, at the price that a frame kept alive keeps its part of the buffer's
-//! allocation alive too.
+//! Frames are split off the buffer, never copied, at the price that a frame
+//! kept alive keeps its part of the buffer's allocation alive too. Cutting
+//! a frame off a `BytesMut` costs about three times cutting it off a
+//! frozen `Bytes`, so when a read brought many frames (what is left after a
+//! frame is at least four times that frame) the rest is frozen once and the
+//! next frames are cut from the frozen part:
+//!
+//! | `frozen`  | `buf`      | next frame                      | when it has none                 |
+//! |-----------|------------|---------------------------------|----------------------------------|
+//! | empty     | any        | cut from `buf`                  | read into `buf`                  |
+//! | not empty | empty      | cut from `frozen`               | what is left of `frozen` (part of one frame) moves into `buf`, copied only if a frame still shares it |
+//!
+//! Reads only happen with `frozen` empty, so the buffered bytes are always
+//! one slice (`frozen`'s or `buf`'s) and the codec sees one buffer whose
+//! front only ever leaves and whose back only ever grows, whichever of the
+//! two holds it: `set_framing` applies exactly to the bytes after the last
+//! frame, as before.
 
 use std::task::{Context, Poll};
 
@@ -27,6 +41,9 @@ const MAX_READ: usize = 64 * 1024;
 /// A buffer whose capacity is past this, holding little, is replaced by a
 /// fresh one sized to what it holds.
 const SHRINK_ABOVE: usize = 2 * MAX_READ;
+/// The least to be left after a frame for the rest to be frozen: below it
+/// the freezing, and moving the partial frame back, cost more than it saves.
+const FREEZE_AT_LEAST: usize = 64;
 
 /// Where the read side is in its life.
 ///
@@ -45,7 +62,10 @@ pub(crate) enum ReadState {
 /// The read buffer with its state.
 #[derive(Debug)]
 pub(crate) struct Reader {
-    pub(crate) buf: BytesMut,
+    /// Where reads append; empty while `frozen` is not.
+    buf: BytesMut,
+    /// Bytes read and frozen, cut into frames before anything in `buf`.
+    frozen: Bytes,
     pub(crate) state: ReadState,
     /// Bytes to make room for before the next read; adapts to the traffic.
     read_size: usize,
@@ -61,6 +81,7 @@ impl Reader {
     pub(crate) fn new() -> Reader {
         Reader {
             buf: BytesMut::new(),
+            frozen: Bytes::new(),
             state: ReadState::Open,
             read_size: MIN_READ,
             last_input: None,
@@ -74,16 +95,73 @@ impl Reader {
     /// the slow path must run (nothing whole buffered, or past the end).
     #[inline]
     pub(crate) fn buffered_frame(&mut self, codec: &mut FrameCodec) -> Option<Result<Bytes>> {
-        if self.state != ReadState::Open || self.buf.is_empty() {
+        if self.state != ReadState::Open {
             return None;
         }
-        match codec.decode(&mut self.buf) {
-            Ok(Some(frame)) => {
-                self.shrink_if_oversized();
-                Some(Ok(frame))
+        self.next_buffered(codec).transpose()
+    }
+
+    /// The next whole frame in `frozen`, then in `buf` (see the table above).
+    #[inline]
+    fn next_buffered(&mut self, codec: &mut FrameCodec) -> Result<Option<Bytes>> {
+        if !self.frozen.is_empty() {
+            if let Some(frame) = codec.decode_from(&mut self.frozen)? {
+                return Ok(Some(frame));
             }
-            Ok(None) => None,
-            Err(e) => Some(Err(e)),
+            self.thaw();
+        }
+        let Some(frame) = codec.decode_from(&mut self.buf)? else {
+            return Ok(None);
+        };
+        if self.buf.len() >= FREEZE_AT_LEAST.max(frame.len().saturating_mul(4)) {
+            self.frozen = self.buf.split().freeze();
+        } else {
+            self.shrink_if_oversized();
+        }
+        Ok(Some(frame))
+    }
+
+    /// `frozen` holds no whole frame: what is left of it goes back to where
+    /// reads append, without a copy if no frame cut from it is alive.
+    #[cold]
+    fn thaw(&mut self) {
+        // `buf` is empty (reads wait until `frozen` is); dropping it first
+        // lets `frozen` be the only owner of their shared allocation.
+        self.buf = BytesMut::new();
+        self.buf = BytesMut::from(std::mem::take(&mut self.frozen));
+        self.shrink_if_oversized();
+    }
+
+    /// The bytes read and not yet returned as frames.
+    pub(crate) fn buffered(&self) -> &[u8] {
+        if self.frozen.is_empty() {
+            &self.buf
+        } else {
+            &self.frozen
+        }
+    }
+
+    /// Bytes of memory the buffered input holds: the read buffer's capacity
+    /// and the frozen bytes.
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity() + self.frozen.len()
+    }
+
+    /// The buffered bytes, taken out (the reader is left empty).
+    pub(crate) fn take_buffered(&mut self) -> Bytes {
+        if self.frozen.is_empty() {
+            std::mem::take(&mut self.buf).freeze()
+        } else {
+            std::mem::take(&mut self.frozen)
+        }
+    }
+
+    /// The buffered bytes, to append to.
+    pub(crate) fn into_buffered(mut self) -> BytesMut {
+        if self.frozen.is_empty() {
+            self.buf
+        } else {
+            BytesMut::from(std::mem::take(&mut self.frozen))
         }
     }
 
@@ -110,8 +188,7 @@ impl Reader {
                 }
                 ReadState::Open => {}
             }
-            if let Some(frame) = codec.decode(&mut self.buf)? {
-                self.shrink_if_oversized();
+            if let Some(frame) = self.next_buffered(codec)? {
                 return Poll::Ready(Ok(Some(frame)));
             }
             self.buf.reserve(self.read_size);
@@ -164,6 +241,7 @@ impl Reader {
     pub(crate) fn finish(&mut self) {
         self.state = ReadState::Done;
         self.buf = BytesMut::new();
+        self.frozen = Bytes::new();
     }
 
     /// Whether a read could still give data: not ended, or bytes buffered.

@@ -25,6 +25,11 @@ impl Stream for FramedChannel {
     /// polls on would otherwise spin on the same error for ever.
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
         let this = self.get_mut();
+        if !this.stream_ended {
+            if let Some(frame) = this.buffered_frame() {
+                return Poll::Ready(Some(Ok(frame)));
+            }
+        }
         if this.closed || this.stream_ended || !this.reader.has_more() {
             return Poll::Ready(None);
         }
