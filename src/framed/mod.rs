@@ -153,12 +153,18 @@ impl FramedChannel {
                 crate::trace::count!(self.frames_in += 1);
                 Some(frame)
             }
-            // Left for the next read to report (the codec's state says so).
             Err(e) => {
-                self.pending_error = Some(Box::new(e));
+                self.hold_error(e);
                 None
             }
         }
+    }
+
+    /// Keeps a decode error for the next read to report (the codec's state
+    /// says so); out of the hot path.
+    #[cold]
+    fn hold_error(&mut self, e: Error) {
+        self.pending_error = Some(Box::new(e));
     }
 
     /// Polls for the next frame; the poll half of [`read`](FramedChannel::read).
@@ -171,6 +177,17 @@ impl FramedChannel {
         if let Some(frame) = self.buffered_frame() {
             return Poll::Ready(Ok(Some(frame)));
         }
+        self.poll_read_unbuffered(cx)
+    }
+
+    /// `poll_read_frame` once no frame is whole in the buffer: errors, the
+    /// end, and reading. Kept out of line so the hot path above stays small
+    /// where it is inlined.
+    #[inline(never)]
+    pub(crate) fn poll_read_unbuffered(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Bytes>>> {
         if self.closed {
             return Poll::Ready(Err(Error::Closed));
         }

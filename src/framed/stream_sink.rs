@@ -33,7 +33,7 @@ impl Stream for FramedChannel {
         if this.closed || this.stream_ended || !this.reader.has_more() {
             return Poll::Ready(None);
         }
-        let next = ready!(this.poll_read_frame(cx)).transpose();
+        let next = ready!(this.poll_read_unbuffered(cx)).transpose();
         if let Some(Err(e)) = &next {
             this.stream_ended = !matches!(e, Error::FrameTooLong { .. });
         }
