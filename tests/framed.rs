@@ -302,7 +302,7 @@ fn channel_and_framed_channel_stay_small() {
     let channel = std::mem::size_of::<Channel>();
     let framed = std::mem::size_of::<iochannels::FramedChannel>();
     assert!(channel <= 48, "Channel is {channel} bytes");
-    assert!(framed <= 352, "FramedChannel is {framed} bytes");
+    assert!(framed <= 320, "FramedChannel is {framed} bytes");
 }
 
 #[tokio::test]

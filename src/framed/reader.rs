@@ -65,10 +65,14 @@ pub(crate) struct Reader {
     /// Where reads append; empty while `frozen` is not.
     buf: BytesMut,
     /// Bytes read and frozen, cut into frames before anything in `buf`.
-    frozen: Bytes,
+    /// Boxed: a channel holds one per connection, mostly idle, and this
+    /// way the frozen state costs it 8 bytes, not 32 (one allocation per
+    /// read that brought many frames, which is nothing beside them).
+    frozen: Option<Box<Bytes>>,
     pub(crate) state: ReadState,
     /// Bytes to make room for before the next read; adapts to the traffic.
-    read_size: usize,
+    /// (`u32`: at most `MAX_READ`, and 4 bytes of every channel saved.)
+    read_size: u32,
     /// When bytes last arrived, if `note_times` (for idle timeouts).
     pub(crate) last_input: Option<tokio::time::Instant>,
     /// Whether to note `last_input`: a clock read per read, only when asked.
@@ -81,9 +85,9 @@ impl Reader {
     pub(crate) fn new() -> Reader {
         Reader {
             buf: BytesMut::new(),
-            frozen: Bytes::new(),
+            frozen: None,
             state: ReadState::Open,
-            read_size: MIN_READ,
+            read_size: MIN_READ as u32,
             last_input: None,
             note_times: false,
             bytes_in: 0,
@@ -104,8 +108,8 @@ impl Reader {
     /// The next whole frame in `frozen`, then in `buf` (see the table above).
     #[inline]
     fn next_buffered(&mut self, codec: &mut FrameCodec) -> Result<Option<Bytes>> {
-        if !self.frozen.is_empty() {
-            if let Some(frame) = codec.decode_from(&mut self.frozen)? {
+        if let Some(frozen) = self.frozen.as_deref_mut() {
+            if let Some(frame) = codec.decode_from(frozen)? {
                 return Ok(Some(frame));
             }
             self.thaw();
@@ -114,7 +118,7 @@ impl Reader {
             return Ok(None);
         };
         if self.buf.len() >= FREEZE_AT_LEAST.max(frame.len().saturating_mul(4)) {
-            self.frozen = self.buf.split().freeze();
+            self.frozen = Some(Box::new(self.buf.split().freeze()));
         } else {
             self.shrink_if_oversized();
         }
@@ -125,43 +129,48 @@ impl Reader {
     /// reads append, without a copy if no frame cut from it is alive.
     #[cold]
     fn thaw(&mut self) {
+        let Some(rest) = self.frozen.take() else {
+            return;
+        };
+        if rest.is_empty() {
+            // Every byte was a frame: `buf` (the allocation's spare room)
+            // takes the next read.
+            return;
+        }
         // `buf` is empty (reads wait until `frozen` is); dropping it first
-        // lets `frozen` be the only owner of their shared allocation.
+        // lets `rest` be the only owner of their shared allocation.
         self.buf = BytesMut::new();
-        self.buf = BytesMut::from(std::mem::take(&mut self.frozen));
+        self.buf = BytesMut::from(*rest);
         self.shrink_if_oversized();
     }
 
     /// The bytes read and not yet returned as frames.
     pub(crate) fn buffered(&self) -> &[u8] {
-        if self.frozen.is_empty() {
-            &self.buf
-        } else {
-            &self.frozen
+        match self.frozen.as_deref() {
+            Some(frozen) if !frozen.is_empty() => frozen,
+            _ => &self.buf,
         }
     }
 
     /// Bytes of memory the buffered input holds: the read buffer's capacity
     /// and the frozen bytes.
     pub(crate) fn capacity(&self) -> usize {
-        self.buf.capacity() + self.frozen.len()
+        self.buf.capacity() + self.frozen.as_ref().map_or(0, |f| f.len())
     }
 
     /// The buffered bytes, taken out (the reader is left empty).
     pub(crate) fn take_buffered(&mut self) -> Bytes {
-        if self.frozen.is_empty() {
-            std::mem::take(&mut self.buf).freeze()
-        } else {
-            std::mem::take(&mut self.frozen)
+        match self.frozen.take() {
+            Some(frozen) if !frozen.is_empty() => *frozen,
+            _ => std::mem::take(&mut self.buf).freeze(),
         }
     }
 
     /// The buffered bytes, to append to.
     pub(crate) fn into_buffered(mut self) -> BytesMut {
-        if self.frozen.is_empty() {
-            self.buf
-        } else {
-            BytesMut::from(std::mem::take(&mut self.frozen))
+        match self.frozen.take() {
+            Some(frozen) if !frozen.is_empty() => BytesMut::from(*frozen),
+            _ => self.buf,
         }
     }
 
@@ -191,7 +200,7 @@ impl Reader {
             if let Some(frame) = self.next_buffered(codec)? {
                 return Poll::Ready(Ok(Some(frame)));
             }
-            self.buf.reserve(self.read_size);
+            self.buf.reserve(self.read_size as usize);
             let room = self.buf.capacity() - self.buf.len();
             match tokio_util::io::poll_read_buf(std::pin::Pin::new(&mut *io), cx, &mut self.buf) {
                 Poll::Pending => {
@@ -217,11 +226,16 @@ impl Reader {
     /// Reads that fill the room they were given ask for more next time;
     /// reads far smaller than it ask for less.
     fn adapt(&mut self, got: usize, room: usize) {
-        if got >= room && self.read_size < MAX_READ {
-            self.read_size = (self.read_size * 2).min(MAX_READ);
-        } else if got < self.read_size / 4 && self.read_size > MIN_READ {
-            self.read_size = (self.read_size / 2).max(MIN_READ);
-        }
+        let size = self.read_size as usize;
+        let size = if got >= room && size < MAX_READ {
+            (size * 2).min(MAX_READ)
+        } else if got < size / 4 && size > MIN_READ {
+            (size / 2).max(MIN_READ)
+        } else {
+            return;
+        };
+        // Within MIN_READ..=MAX_READ, so it fits.
+        self.read_size = u32::try_from(size).unwrap_or(MAX_READ as u32);
     }
 
     /// After a large frame, moves what is left into a buffer sized to it.
@@ -241,7 +255,7 @@ impl Reader {
     pub(crate) fn finish(&mut self) {
         self.state = ReadState::Done;
         self.buf = BytesMut::new();
-        self.frozen = Bytes::new();
+        self.frozen = None;
     }
 
     /// Whether a read could still give data: not ended, or bytes buffered.
