@@ -5,6 +5,9 @@
 //! Choosing scenarios: `cargo bench -- NAME...` or `IOCHANNELS_BENCH=NAME,...`
 //! runs only the scenarios whose name contains one of the words;
 //! `IOCHANNELS_BENCH_REPS=N` sets the repetitions (default 5).
+//!
+//! Also what several scenarios measure alike: the process's CPU time, its
+//! file limit, the poller cases.
 
 use std::time::{Duration, Instant};
 
@@ -253,6 +256,25 @@ impl Drop for Kid {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// USER_HZ on Linux: the unit of utime and stime in `/proc/self/stat`.
+pub const TICKS_PER_SEC: f64 = 100.0;
+
+/// (utime, stime) of this whole process, every thread, in clock ticks
+/// (see [`TICKS_PER_SEC`]), from `/proc/self/stat`: rustix 1 has no `getrusage`.
+pub fn cpu_ticks() -> Result<(u64, u64), String> {
+    let stat =
+        std::fs::read_to_string("/proc/self/stat").map_err(|e| format!("/proc/self/stat: {e}"))?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line: indices 11 and 12 here.
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+    match (tick(11), tick(12)) {
+        (Some(u), Some(s)) => Ok((u, s)),
+        _ => Err("cannot parse /proc/self/stat".to_owned()),
     }
 }
 
