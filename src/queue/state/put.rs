@@ -97,7 +97,8 @@ impl<T> Shared<T> {
     ///
     /// Nothing is passed on: room is only ever handed to a parked put by
     /// moving its item in, so a parked put never holds a wake-up. A stale
-    /// `putters_parked` is harmless (see [`Front::putters_parked`]).
+    /// `putters_parked` is harmless (see
+    /// [`Front::putters_parked`](super::Front::putters_parked)).
     pub(in crate::queue) fn cancel_put(&self, id: u64) -> Option<T> {
         self.lock_back().putters.remove(id)
     }
