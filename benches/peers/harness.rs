@@ -3,7 +3,8 @@
 //! scenario with the ratio to a named baseline.
 //!
 //! Choosing scenarios: `cargo bench -- NAME...` or `IOCHANNELS_BENCH=NAME,...`
-//! runs only the scenarios whose name contains one of the words;
+//! runs only the scenarios whose name contains one of the words (`=NAME`:
+//! only the scenario named exactly that);
 //! `IOCHANNELS_BENCH_REPS=N` sets the repetitions (default 5).
 //!
 //! Also what several scenarios measure alike: the process's CPU time, its
@@ -33,9 +34,15 @@ impl Harness {
         Harness { filters, reps }
     }
 
-    /// Whether the scenario `name` was asked for (all are, when no filter is given).
+    /// Whether the scenario `name` was asked for (all are, when no filter is
+    /// given): a word asks for the scenarios whose name contains it (`poller`
+    /// runs `poller_net` too), `=word` only the one named exactly that.
     pub fn wants(&self, name: &str) -> bool {
-        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
+        self.filters.is_empty()
+            || self.filters.iter().any(|f| match f.strip_prefix('=') {
+                Some(exact) => name == exact,
+                None => name.contains(f.as_str()),
+            })
     }
 }
 
