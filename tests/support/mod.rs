@@ -4,6 +4,7 @@
 
 pub mod chat;
 pub mod frames;
+pub mod handler;
 pub mod lines;
 pub mod workers;
 
