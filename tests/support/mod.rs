@@ -2,6 +2,7 @@
 //! paths, and the path of a built example.
 #![allow(dead_code)]
 
+pub mod bad_input;
 pub mod chat;
 pub mod frames;
 pub mod handler;
