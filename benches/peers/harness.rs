@@ -266,14 +266,20 @@ impl Drop for Kid {
     }
 }
 
-/// USER_HZ on Linux: the unit of utime and stime in `/proc/self/stat`.
+/// USER_HZ on Linux: the unit of utime and stime in `/proc/.../stat`.
 pub const TICKS_PER_SEC: f64 = 100.0;
 
 /// (utime, stime) of this whole process, every thread, in clock ticks
 /// (see [`TICKS_PER_SEC`]), from `/proc/self/stat`: rustix 1 has no `getrusage`.
 pub fn cpu_ticks() -> Result<(u64, u64), String> {
-    let stat =
-        std::fs::read_to_string("/proc/self/stat").map_err(|e| format!("/proc/self/stat: {e}"))?;
+    stat_ticks("/proc/self/stat")
+}
+
+/// (utime, stime) in clock ticks from the `/proc/.../stat` file at `path`:
+/// `/proc/self/stat` for the whole process, `/proc/thread-self/stat` for
+/// the calling thread alone.
+pub fn stat_ticks(path: &str) -> Result<(u64, u64), String> {
+    let stat = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     // The fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -281,8 +287,17 @@ pub fn cpu_ticks() -> Result<(u64, u64), String> {
     let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
     match (tick(11), tick(12)) {
         (Some(u), Some(s)) => Ok((u, s)),
-        _ => Err("cannot parse /proc/self/stat".to_owned()),
+        _ => Err(format!("cannot parse {path}")),
     }
+}
+
+/// User + system CPU time from the `/proc/.../stat` file at `path` (see
+/// [`stat_ticks`]), to the tick (10 ms).
+pub fn cpu_time(path: &str) -> Result<Duration, String> {
+    let (user, system) = stat_ticks(path)?;
+    Ok(Duration::from_millis(
+        (user + system) * 1000 / TICKS_PER_SEC as u64,
+    ))
 }
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard one (and the hard one to

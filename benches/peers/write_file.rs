@@ -37,7 +37,7 @@ use iochannels::{Channel, Framing};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::harness::{runtime, Harness, Table};
+use crate::harness::{cpu_time, runtime, Harness, Table};
 
 const PERIOD: u64 = 251;
 const REPS: usize = 3;
@@ -130,20 +130,6 @@ fn make_file(path: &Path, size: u64) {
     }
 }
 
-/// CPU time (user + system) from a `/proc/.../stat` file, in 10 ms ticks.
-fn cpu_time(stat_path: &str) -> Duration {
-    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|f| f.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 10)
-}
-
 #[derive(Debug, Clone, Copy)]
 enum Contender {
     WriteFile,
@@ -172,7 +158,7 @@ struct Received {
 
 fn read_all(listener: std::net::TcpListener) -> Received {
     let (mut stream, _) = listener.accept().expect("accept");
-    let cpu_before = cpu_time("/proc/thread-self/stat");
+    let cpu_before = cpu_time("/proc/thread-self/stat").unwrap_or_default();
     let mut buf = vec![0u8; 256 * 1024];
     let (mut bytes, mut bad) = (0u64, 0u64);
     loop {
@@ -187,7 +173,7 @@ fn read_all(listener: std::net::TcpListener) -> Received {
         bytes,
         bad,
         done: Instant::now(),
-        cpu: cpu_time("/proc/thread-self/stat") - cpu_before,
+        cpu: cpu_time("/proc/thread-self/stat").unwrap_or_default() - cpu_before,
     }
 }
 
@@ -206,7 +192,7 @@ fn send(
     // As Channel::connect_tcp does, for every contender alike.
     client.set_nodelay(true).expect("nodelay");
 
-    let cpu_before = cpu_time("/proc/self/stat");
+    let cpu_before = cpu_time("/proc/self/stat").unwrap_or_default();
     let start = Instant::now();
     rt.block_on(async move {
         match contender {
@@ -236,7 +222,8 @@ fn send(
     });
     let got = reader.join().expect("reader thread");
     let elapsed = got.done - start;
-    let sender_cpu = (cpu_time("/proc/self/stat") - cpu_before).saturating_sub(got.cpu);
+    let sender_cpu =
+        (cpu_time("/proc/self/stat").unwrap_or_default() - cpu_before).saturating_sub(got.cpu);
     assert_eq!(got.bytes, size, "{}: wrong byte count", contender.name());
     assert_eq!(got.bad, 0, "{}: bytes out of place", contender.name());
     (elapsed, sender_cpu)
