@@ -175,6 +175,8 @@ pub struct Poller {
     idle: Idle,
     /// Counters kept by the poller itself (see `totals`).
     counts: PollerTotals,
+    /// Events in the last batch `poll` returned: the next one's capacity.
+    batch_len: usize,
 }
 
 /// A listener with its waker.
@@ -219,6 +221,7 @@ impl Poller {
             ended: false,
             ended_early: HashMap::new(),
             last_closed: None,
+            batch_len: 0,
         }
     }
 
