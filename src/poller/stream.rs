@@ -71,10 +71,15 @@ impl Poller {
         let Some(first) = first else {
             return Vec::new();
         };
-        // As much room as the last batch took: a busy poller's batches are
-        // full (1,024 events of 80 bytes) and growing one from 64 copied
-        // each event again four times over, in reallocations.
-        let mut batch = Vec::with_capacity(self.batch_len.max(BATCH_CAPACITY));
+        // Room for a whole batch (1,024 events of 80 bytes) once the last
+        // one outgrew 64: a busy poller's batches vary in size up to that,
+        // and growing one copied its events again in each reallocation.
+        let capacity = if self.batch_len > BATCH_CAPACITY {
+            MAX_EVENTS_PER_TURN
+        } else {
+            BATCH_CAPACITY
+        };
+        let mut batch = Vec::with_capacity(capacity);
         batch.push(first);
         // The rest of what is ready now, in one poll with the task's own
         // context (a `next().now_or_never()` per event built a future and
