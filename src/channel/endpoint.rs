@@ -1,16 +1,15 @@
 //! [`Endpoint`]: what a channel is and where it goes, for error messages
 //! and traces ([`Channel::describe`] is its text, [`Endpoint::describe`]
-//! makes it). TCP addresses are taken when a
-//! [`FramedChannel`](crate::FramedChannel) is made — a reset TCP peer's
-//! address cannot be asked for later (`getpeername` gives `ENOTCONN` once
-//! the connection is reset) — but formatted only when an error or a trace
-//! needs the text: registering 10,000 accepted sockets spent most of its
-//! instructions in `format!` otherwise.
-//!
-//! A Unix socket's addresses are asked for only when the text is needed:
-//! the kernel keeps both (ours, and the peer's while our fd is open) through
-//! the peer's close or reset and our own shutdown, so nothing is lost, and
-//! registering 10,000 sockets saves 20,000 syscalls and as many boxes.
+//! makes it). Only what cannot be asked for later is taken when a
+//! [`FramedChannel`](crate::FramedChannel) is made: a TCP peer's address
+//! (`getpeername` gives `ENOTCONN` once the connection is reset). The rest
+//! is asked of the socket when an error or a trace needs the text — the
+//! kernel keeps it for as long as our fd is open, through the peer's close
+//! or reset and our own shutdown: a TCP socket's own address, and both
+//! addresses of a Unix socket (the peer's too: the kernel drops it only
+//! when our fd is closed). Registering 10,000 sockets so makes 10,000 TCP
+//! syscalls (20,000 before) or none for Unix sockets (20,000 and as many
+//! boxes before), and formats nothing.
 
 use std::fmt;
 use std::net::{SocketAddr, SocketAddrV4};
@@ -19,18 +18,17 @@ use tokio::net::unix;
 
 use super::Channel;
 
-/// A channel's description, its text made only when displayed. 24 bytes
+/// A channel's description, its text made only when described. 24 bytes
 /// (a poller holds one per connection): IPv4 TCP, the common case, inline;
-/// the rest boxed or fixed.
+/// the rest boxed, fixed or asked for later.
 #[derive(Debug, Clone)]
 pub(crate) enum Endpoint {
-    /// TCP over IPv4 with both addresses known.
+    /// TCP over IPv4: the peer's address (ours is asked for when described).
     Tcp4 {
-        local: SocketAddrV4,
         peer: SocketAddrV4,
     },
-    /// Any other TCP socket (IPv6, or an address that could not be had).
-    Tcp(Box<(Option<SocketAddr>, Option<SocketAddr>)>),
+    /// Any other TCP socket: the peer's address (IPv6), if it could be had.
+    Tcp(Option<Box<SocketAddr>>),
     /// A Unix socket: its addresses are asked of the socket when described.
     Unix,
     Fixed(&'static str),
@@ -51,11 +49,10 @@ impl Endpoint {
                 }
                 .into_boxed_str(),
             ),
-            Channel::Tcp(s) => match (s.local_addr().ok(), s.peer_addr().ok()) {
-                (Some(SocketAddr::V4(local)), Some(SocketAddr::V4(peer))) => {
-                    Endpoint::Tcp4 { local, peer }
-                }
-                (local, peer) => Endpoint::Tcp(Box::new((local, peer))),
+            Channel::Tcp(s) => match s.peer_addr() {
+                Ok(SocketAddr::V4(peer)) => Endpoint::Tcp4 { peer },
+                Ok(peer) => Endpoint::Tcp(Some(Box::new(peer))),
+                Err(_) => Endpoint::Tcp(None),
             },
             Channel::Unix(_) => Endpoint::Unix,
             Channel::Process(p) => Endpoint::Text(
@@ -71,9 +68,15 @@ impl Endpoint {
     }
 
     /// The text of `channel`'s endpoint (`channel` is the one this was made
-    /// of): a Unix socket's addresses are asked for now.
+    /// of): what was not taken at once is asked of the socket now.
     pub(crate) fn describe(&self, channel: &Channel) -> String {
         match (self, channel) {
+            (Endpoint::Tcp4 { peer }, Channel::Tcp(s)) => {
+                tcp_text(s.local_addr().ok(), Some(SocketAddr::V4(*peer)))
+            }
+            (Endpoint::Tcp(peer), Channel::Tcp(s)) => {
+                tcp_text(s.local_addr().ok(), peer.as_deref().copied())
+            }
             (Endpoint::Unix, Channel::Unix(s)) => {
                 unix_text(s.peer_addr().ok(), s.local_addr().ok())
             }
@@ -87,9 +90,21 @@ impl Endpoint {
     pub(crate) fn resolved(&self, channel: &Channel) -> std::borrow::Cow<'_, Endpoint> {
         use std::borrow::Cow;
         match self {
-            Endpoint::Unix => Cow::Owned(Endpoint::Text(self.describe(channel).into_boxed_str())),
+            Endpoint::Tcp4 { .. } | Endpoint::Tcp(_) | Endpoint::Unix => {
+                Cow::Owned(Endpoint::Text(self.describe(channel).into_boxed_str()))
+            }
             _ => Cow::Borrowed(self),
         }
+    }
+}
+
+/// A TCP socket's text: `tcp OURS -> PEER`, with what is known.
+fn tcp_text(local: Option<SocketAddr>, peer: Option<SocketAddr>) -> String {
+    match (local, peer) {
+        (Some(l), Some(p)) => format!("tcp {l} -> {p}"),
+        (Some(l), None) => format!("tcp {l}"),
+        (None, Some(p)) => format!("tcp socket -> {p}"),
+        (None, None) => "tcp socket".to_owned(),
     }
 }
 
@@ -107,17 +122,14 @@ fn unix_text(peer: Option<unix::SocketAddr>, local: Option<unix::SocketAddr>) ->
     }
 }
 
-/// The text as far as it is known without the channel: a Unix socket's
-/// path needs [`Endpoint::describe`].
+/// The text as far as it is known without the channel (what
+/// [`Endpoint::describe`] falls back on once the socket is gone).
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Endpoint::Tcp4 { local, peer } => write!(f, "tcp {local} -> {peer}"),
-            Endpoint::Tcp(addrs) => match **addrs {
-                (Some(l), Some(p)) => write!(f, "tcp {l} -> {p}"),
-                (Some(l), None) => write!(f, "tcp {l}"),
-                _ => f.write_str("tcp socket"),
-            },
+            Endpoint::Tcp4 { peer } => write!(f, "tcp socket -> {peer}"),
+            Endpoint::Tcp(Some(peer)) => write!(f, "tcp socket -> {peer}"),
+            Endpoint::Tcp(None) => f.write_str("tcp socket"),
             Endpoint::Unix => f.write_str("unix socket"),
             Endpoint::Fixed(text) => f.write_str(text),
             Endpoint::Text(text) => f.write_str(text),
