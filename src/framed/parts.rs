@@ -174,10 +174,11 @@ impl FramedChannel {
         if self.reader.buf.is_empty() {
             return self.channel;
         }
+        let name = self.endpoint.describe(&self.channel).into_boxed_str();
         Channel::Io(IoChannel::with_prefix(
             self.reader.buf.freeze(),
             self.channel,
-            self.endpoint.to_string().into_boxed_str(),
+            name,
         ))
     }
 
