@@ -43,7 +43,7 @@ pub(crate) fn channel_span(
     tracing::debug_span!(target: "iochannels", "channel", id = %id, endpoint = %endpoint)
 }
 
-/// Enters a channel's span (from [`channel_span`]) until the end of the
+/// Enters a channel's span (from `channel_span`) until the end of the
 /// scope (nothing without the `tracing` feature).
 macro_rules! enter_span {
     ($span:expr) => {

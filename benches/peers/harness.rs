@@ -3,8 +3,12 @@
 //! scenario with the ratio to a named baseline.
 //!
 //! Choosing scenarios: `cargo bench -- NAME...` or `IOCHANNELS_BENCH=NAME,...`
-//! runs only the scenarios whose name contains one of the words;
+//! runs only the scenarios whose name contains one of the words (`=NAME`:
+//! only the scenario named exactly that);
 //! `IOCHANNELS_BENCH_REPS=N` sets the repetitions (default 5).
+//!
+//! Also what several scenarios measure alike: the process's CPU time, its
+//! file limit, the poller cases.
 
 use std::time::{Duration, Instant};
 
@@ -30,9 +34,15 @@ impl Harness {
         Harness { filters, reps }
     }
 
-    /// Whether the scenario `name` was asked for (all are, when no filter is given).
+    /// Whether the scenario `name` was asked for (all are, when no filter is
+    /// given): a word asks for the scenarios whose name contains it (`poller`
+    /// runs `poller_net` too), `=word` only the one named exactly that.
     pub fn wants(&self, name: &str) -> bool {
-        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
+        self.filters.is_empty()
+            || self.filters.iter().any(|f| match f.strip_prefix('=') {
+                Some(exact) => name == exact,
+                None => name.contains(f.as_str()),
+            })
     }
 }
 
@@ -253,6 +263,25 @@ impl Drop for Kid {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// USER_HZ on Linux: the unit of utime and stime in `/proc/self/stat`.
+pub const TICKS_PER_SEC: f64 = 100.0;
+
+/// (utime, stime) of this whole process, every thread, in clock ticks
+/// (see [`TICKS_PER_SEC`]), from `/proc/self/stat`: rustix 1 has no `getrusage`.
+pub fn cpu_ticks() -> Result<(u64, u64), String> {
+    let stat =
+        std::fs::read_to_string("/proc/self/stat").map_err(|e| format!("/proc/self/stat: {e}"))?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line: indices 11 and 12 here.
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+    match (tick(11), tick(12)) {
+        (Some(u), Some(s)) => Ok((u, s)),
+        _ => Err("cannot parse /proc/self/stat".to_owned()),
     }
 }
 

@@ -35,7 +35,7 @@ use iochannels::{Event, Framing, Poller};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::codec::{FramedRead, LinesCodec};
 
-use crate::harness::{runtime, Harness, Kid};
+use crate::harness::{cpu_ticks, runtime, Harness, Kid, TICKS_PER_SEC};
 
 const ROLE: &str = "IOCHANNELS_BENCH_ROLE";
 /// Fds a process needs besides the connections.
@@ -144,12 +144,11 @@ pub fn run(h: &Harness) {
         );
     }
     for (contender, (ticks, sched_ns, wall)) in idle_reports {
-        let hz = 100.0; // USER_HZ on Linux
         println!(
             "\n## memory: {} CPU while {n} channels are idle for {wall:.1} s\n\
              utime+stime: {ticks} ticks ({:.0} ms); on CPU (schedstat): {:.3} ms = {:.4}% of one core",
             contender.name(),
-            ticks as f64 * 1000.0 / hz,
+            ticks as f64 * 1000.0 / TICKS_PER_SEC,
             sched_ns as f64 / 1e6,
             sched_ns as f64 / 1e9 / wall * 100.0
         );
@@ -377,16 +376,7 @@ fn rss_kb() -> Result<(u64, u64), String> {
 
 /// (utime + stime in clock ticks, ns on CPU of this thread).
 fn cpu_time() -> Result<(u64, u64), String> {
-    let stat =
-        std::fs::read_to_string("/proc/self/stat").map_err(|e| format!("/proc/self/stat: {e}"))?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line: indices 11 and 12 here.
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
-    let (Some(utime), Some(stime)) = (ticks(11), ticks(12)) else {
-        return Err("cannot parse /proc/self/stat".to_owned());
-    };
+    let (utime, stime) = cpu_ticks()?;
     let sched = std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse().ok())

@@ -48,7 +48,7 @@ use std::time::Duration;
 use iochannels::Framing;
 use tokio::net::TcpListener;
 
-use crate::harness::{human, runtime, Harness, Kid, Table};
+use crate::harness::{cpu_ticks, human, runtime, Harness, Kid, Table, TICKS_PER_SEC};
 
 const ROLE: &str = "IOCHANNELS_BENCH_RESP_ROLE";
 const CONNS: usize = 50;
@@ -56,8 +56,6 @@ const DEPTH: usize = 16;
 const DEFAULT_PER_CONN: usize = 10_000;
 /// Any child still running after this is stuck: it exits by itself.
 const GUARD: Duration = Duration::from_secs(60);
-/// USER_HZ on Linux: the unit of utime and stime in `/proc/self/stat`.
-const TICKS_PER_SEC: f64 = 100.0;
 const BASELINE: &str = "task per connection, current_thread";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -355,19 +353,4 @@ fn serve(contender: Contender) -> Result<(), String> {
         );
         std::io::stdout().flush().map_err(|e| e.to_string())
     })
-}
-
-/// (utime, stime) of this whole process, every thread, in clock ticks.
-fn cpu_ticks() -> Result<(u64, u64), String> {
-    let stat =
-        std::fs::read_to_string("/proc/self/stat").map_err(|e| format!("/proc/self/stat: {e}"))?;
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line: indices 11 and 12 here.
-    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
-    match (tick(11), tick(12)) {
-        (Some(u), Some(s)) => Ok((u, s)),
-        _ => Err("cannot parse /proc/self/stat".to_owned()),
-    }
 }

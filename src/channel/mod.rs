@@ -2,7 +2,7 @@
 //! enum, and its constructors.
 //!
 //! One file per kind: `pipe.rs` (fds and stdio), `process.rs` (a child's
-//! stdin/stdout), `test.rs` (in-memory), `stream.rs` (any stream, and what a
+//! stdin/stdout; waiting, killing and terminating it in `process/exit.rs`), `test.rs` (in-memory), `stream.rs` (any stream, and what a
 //! closed framed channel keeps). TCP and Unix streams are tokio's own
 //! types, used as they are; `connect.rs` connects them, `nonblock.rs` keeps
 //! O_NONBLOCK on shared descriptions, `dispatch.rs` passes `AsyncRead` /

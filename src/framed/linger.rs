@@ -144,7 +144,7 @@ impl FramedChannel {
         Poll::Pending
     }
 
-    /// Gives the channel's fds back (see [`Channel::release`]); the close is over.
+    /// Gives the channel's fds back (see [`Channel::release`](crate::Channel::release)); the close is over.
     pub(super) fn release(&mut self) {
         if !self.released {
             self.released = true;

@@ -140,7 +140,9 @@ impl FramedChannel {
 
     /// The next frame if one is whole in the read buffer now, without
     /// reading from the channel; `None` otherwise (or on an error, which the
-    /// next read reports).
+    /// next read reports). The hot path of every read: the Stream, `read`
+    /// and the Poller start here.
+    #[inline]
     pub(crate) fn buffered_frame(&mut self) -> Option<Bytes> {
         // An error waiting to be reported goes before any frame after it.
         if self.closed || self.pending_error.is_some() {
@@ -151,12 +153,18 @@ impl FramedChannel {
                 crate::trace::count!(self.frames_in += 1);
                 Some(frame)
             }
-            // Left for the next read to report (the codec's state says so).
             Err(e) => {
-                self.pending_error = Some(Box::new(e));
+                self.hold_error(e);
                 None
             }
         }
+    }
+
+    /// Keeps a decode error for the next read to report (the codec's state
+    /// says so); out of the hot path.
+    #[cold]
+    fn hold_error(&mut self, e: Error) {
+        self.pending_error = Some(Box::new(e));
     }
 
     /// Polls for the next frame; the poll half of [`read`](FramedChannel::read).
@@ -166,19 +174,25 @@ impl FramedChannel {
     /// As [`read`](FramedChannel::read).
     #[inline]
     pub fn poll_read_frame(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
+        if let Some(frame) = self.buffered_frame() {
+            return Poll::Ready(Ok(Some(frame)));
+        }
+        self.poll_read_unbuffered(cx)
+    }
+
+    /// `poll_read_frame` once no frame is whole in the buffer: errors, the
+    /// end, and reading. Kept out of line so the hot path above stays small
+    /// where it is inlined.
+    #[inline(never)]
+    pub(crate) fn poll_read_unbuffered(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Bytes>>> {
         if self.closed {
             return Poll::Ready(Err(Error::Closed));
         }
         if let Some(e) = self.pending_error.take() {
             return Poll::Ready(Err(self.name_endpoint(*e)));
-        }
-        match self.reader.buffered_frame(&mut self.codec) {
-            Some(Ok(frame)) => {
-                crate::trace::count!(self.frames_in += 1);
-                return Poll::Ready(Ok(Some(frame)));
-            }
-            Some(Err(e)) => return Poll::Ready(Err(self.name_endpoint(e))),
-            None => {}
         }
         let polled = self
             .reader
@@ -341,7 +355,7 @@ impl fmt::Debug for FramedChannel {
         f.debug_struct("FramedChannel")
             .field("channel", &self.channel)
             .field("framing", self.codec.framing())
-            .field("read_buffered", &self.reader.buf.len())
+            .field("read_buffered", &self.reader.buffered().len())
             .field("write_buffered", &self.writer.buf.len())
             .field("closed", &self.closed)
             .finish()

@@ -90,7 +90,7 @@ impl FramedChannel {
 
     /// Bytes read from the channel but not yet returned as frames.
     pub fn read_buffer(&self) -> &[u8] {
-        &self.reader.buf
+        self.reader.buffered()
     }
 
     /// When bytes last arrived from the channel: `None` if none has yet,
@@ -118,7 +118,7 @@ impl FramedChannel {
     /// assert_eq!(framed.read_buffer_capacity(), 0);
     /// ```
     pub fn read_buffer_capacity(&self) -> usize {
-        self.reader.buf.capacity()
+        self.reader.capacity()
     }
 
     /// Frames queued through the [`Sink`](futures::Sink) and not yet written.
@@ -170,13 +170,14 @@ impl FramedChannel {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn into_inner(self) -> Channel {
-        if self.reader.buf.is_empty() {
+    pub fn into_inner(mut self) -> Channel {
+        let buffered = self.reader.take_buffered();
+        if buffered.is_empty() {
             return self.channel;
         }
         let name = self.endpoint.describe(&self.channel).into_boxed_str();
         Channel::Io(IoChannel::with_prefix(
-            self.reader.buf.freeze(),
+            buffered,
             self.channel,
             name,
         ))
@@ -202,6 +203,6 @@ impl FramedChannel {
     /// # }
     /// ```
     pub fn into_parts(self) -> (Channel, BytesMut) {
-        (self.channel, self.reader.buf)
+        (self.channel, self.reader.into_buffered())
     }
 }

@@ -25,10 +25,15 @@ impl Stream for FramedChannel {
     /// polls on would otherwise spin on the same error for ever.
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes>>> {
         let this = self.get_mut();
+        if !this.stream_ended {
+            if let Some(frame) = this.buffered_frame() {
+                return Poll::Ready(Some(Ok(frame)));
+            }
+        }
         if this.closed || this.stream_ended || !this.reader.has_more() {
             return Poll::Ready(None);
         }
-        let next = ready!(this.poll_read_frame(cx)).transpose();
+        let next = ready!(this.poll_read_unbuffered(cx)).transpose();
         if let Some(Err(e)) = &next {
             this.stream_ended = !matches!(e, Error::FrameTooLong { .. });
         }

@@ -10,6 +10,8 @@ use std::io;
 
 use bytes::BytesMut;
 
+use super::buf::FrameBuf;
+
 use super::delimited::DelimitedScanner;
 use super::lines::LineScanner;
 use super::{exact, length_prefixed, lines, Framing};
@@ -124,7 +126,10 @@ impl Kind {
     /// and holds no complete frame): delivered as it is, or for
     /// `LengthPrefixed` an `UnexpectedEof` error. Either way `buf` ends up
     /// empty.
-    pub(crate) fn partial_at_eof(&mut self, buf: &mut BytesMut) -> Result<Option<bytes::Bytes>> {
+    pub(crate) fn partial_at_eof<B: FrameBuf>(
+        &mut self,
+        buf: &mut B,
+    ) -> Result<Option<bytes::Bytes>> {
         self.reset();
         match self {
             Kind::LengthPrefixed => {
@@ -132,7 +137,7 @@ impl Kind {
                 buf.clear();
                 Err(Error::Io(error))
             }
-            _ => Ok(Some(buf.split().freeze())),
+            _ => Ok(Some(buf.cut_all())),
         }
     }
 

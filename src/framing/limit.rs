@@ -5,8 +5,9 @@
 //! way (once, as soon as it is certain) and skips it the same way (the
 //! buffer never holds much more than the limit).
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 
+use super::buf::FrameBuf;
 use super::kind::{invalid_input, too_long, Kind, Scan};
 
 /// Most room reserved ahead of data for a frame whose length is known.
@@ -26,6 +27,19 @@ pub(crate) enum Discard {
 }
 
 impl FrameCodec {
+    /// `Decoder::decode` on either kind of buffer: the hot path, kept lean
+    /// for the most common framing (a whole line within the limit while
+    /// nothing is being skipped), then the loop below.
+    #[inline]
+    pub(crate) fn decode_from<B: FrameBuf>(&mut self, buf: &mut B) -> Result<Option<Bytes>> {
+        if let (Kind::Lines(scanner), None) = (&mut self.kind, self.discard) {
+            if let Some(line) = scanner.next_line(buf, self.max_frame_len) {
+                return Ok(Some(line));
+            }
+        }
+        self.decode_frame(buf, false)
+    }
+
     /// One `decode` (or, with `eof`, `decode_eof`) call.
     ///
     /// | state                      | buffer holds                   | result                                   |
@@ -42,7 +56,11 @@ impl FrameCodec {
     /// silently, and a partial frame empties the buffer, so the caller's
     /// loop ends with `Ok(None)` and an empty buffer.
     #[inline]
-    pub(super) fn decode_frame(&mut self, buf: &mut BytesMut, eof: bool) -> Result<Option<Bytes>> {
+    pub(super) fn decode_frame<B: FrameBuf>(
+        &mut self,
+        buf: &mut B,
+        eof: bool,
+    ) -> Result<Option<Bytes>> {
         loop {
             if let Some(discard) = self.discard {
                 if !self.skip(discard, buf, eof)? {
@@ -66,9 +84,9 @@ impl FrameCodec {
                         return Err(too_long(limit));
                     }
                     if header > 0 {
-                        buf.advance(header);
+                        buf.drop_front(header);
                     }
-                    let frame = buf.split_to(len).freeze();
+                    let frame = buf.cut(len);
                     self.kind.consumed(header + len);
                     return Ok(Some(frame));
                 }
@@ -102,7 +120,7 @@ impl FrameCodec {
                         // (at most 64 KiB ahead), so a 4-byte header cannot
                         // make an idle peer pin 8 MiB.
                         let missing = (header + min_len).saturating_sub(buf.len());
-                        buf.reserve(missing.min(RESERVE_AHEAD));
+                        buf.reserve_for(missing.min(RESERVE_AHEAD));
                     }
                     return Ok(None);
                 }
@@ -113,7 +131,7 @@ impl FrameCodec {
 
     /// Drops buffered bytes of the frame being skipped. Returns whether its
     /// end was reached (then `discard` is cleared and decoding goes on).
-    fn skip(&mut self, discard: Discard, buf: &mut BytesMut, eof: bool) -> Result<bool> {
+    fn skip<B: FrameBuf>(&mut self, discard: Discard, buf: &mut B, eof: bool) -> Result<bool> {
         let done = match discard {
             Discard::Count(left) => {
                 let n = left.min(buf.len());
@@ -154,10 +172,10 @@ impl FrameCodec {
     /// Removes `n` bytes (at most all) from the buffer's front, keeping the
     /// scan state in step.
     #[inline]
-    fn drop_front(&mut self, buf: &mut BytesMut, n: usize) {
+    fn drop_front<B: FrameBuf>(&mut self, buf: &mut B, n: usize) {
         let n = n.min(buf.len());
         if n > 0 {
-            buf.advance(n);
+            buf.drop_front(n);
             self.kind.consumed(n);
         }
     }

@@ -7,6 +7,7 @@
 
 use bytes::{Bytes, BytesMut};
 
+use super::buf::FrameBuf;
 use super::kind::{too_long, Scan};
 use crate::Result;
 
@@ -40,13 +41,13 @@ impl LineScanner {
     /// if it is all here and within `limit`. Anything else (no line yet, an
     /// over-long one) is left to the general path, which sees the same line.
     #[inline]
-    pub(crate) fn next_line(&mut self, buf: &mut BytesMut, limit: usize) -> Option<Bytes> {
+    pub(crate) fn next_line<B: FrameBuf>(&mut self, buf: &mut B, limit: usize) -> Option<Bytes> {
         let len = self.find(buf)?;
         if len > limit {
             return None;
         }
         self.searched = 0;
-        Some(buf.split_to(len).freeze())
+        Some(buf.cut(len))
     }
 
     /// The length of the line at the start of `buf` (through its `b'\n'`),

@@ -9,7 +9,8 @@
 //! | [`connect`], [`connect_unix`] | one client connection, in the caller's task | lazily, by its [`FramedChannel`](crate::FramedChannel) |
 //! | [`drive`] | any [`FramedChannel`](crate::FramedChannel) (a pipe, a child process, the test channel), in the caller's task | the same |
 //!
-//! Files: `conn.rs` ([`Conn`], what a callback acts through),
+//! Files: `conn.rs` ([`Conn`], what a callback acts through; its framing
+//! methods in `conn/framing.rs`),
 //! `conn_handle.rs` ([`ConnHandle`], the connection for other tasks),
 //! `info.rs` (the ids), `server.rs` (the Poller-based server, its event
 //! loop in `server/dispatch.rs`, its N workers in `server/workers.rs`),

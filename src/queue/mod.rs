@@ -1,7 +1,8 @@
 //! [`Queue`]: a closable async multi-producer multi-consumer queue, a port of
 //! Python's aiochannel. This file holds the public face: the type, its
 //! construction, inspection and `close`; `ops.rs` holds put/get/join and the
-//! stream and sink; `state.rs` the locked state machine and its invariants;
+//! stream and sink; `state.rs` the locked state machine and its invariants (its put
+//! and get transitions in `state/put.rs` and `state/get.rs`);
 //! `waiters.rs` the waiting lists; `futures.rs`, `stream.rs`, `sink.rs` the
 //! poll-level types; `errors.rs` the errors.
 

@@ -32,14 +32,22 @@
 //! - Closed (set in both halves at once) is permanent: nothing enters after
 //!   it, parked puts keep their items until their futures take them back, and
 //!   the joiners are released once both halves are empty, which is then final.
+//!
+//! This file holds the two halves, their locks, and the transitions that
+//! touch the queue as a whole (join, close, length); the producers' are in
+//! `state/put.rs`, the consumers' in `state/get.rs`.
+
+mod get;
+mod put;
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
-use super::errors::{TryGetError, TryPutError};
 use super::waiters::{ParkedPuts, Waiters, Wake};
+
+pub(super) use self::put::{IfFull, Put};
 
 /// Most slots reserved up front for a bounded queue; a larger one grows as it fills.
 const PREALLOCATE_AT_MOST: usize = 1024;
@@ -93,22 +101,6 @@ struct Back<T> {
     putters: ParkedPuts<T>,
     getters: Waiters,
     joiners: Waiters,
-}
-
-/// What a put that cannot enter at once should do.
-#[derive(Clone, Copy)]
-pub(super) enum IfFull<'a> {
-    /// Give the item back (`try_put`).
-    Refuse,
-    /// Park it in line, with this waker if there is one yet.
-    Park(Option<&'a Waker>),
-}
-
-/// How a put went.
-pub(super) enum Put<T> {
-    Done,
-    Parked(u64),
-    Refused(TryPutError<T>),
 }
 
 impl<T> Back<T> {
@@ -178,141 +170,6 @@ impl<T> Shared<T> {
         (front, self.lock_back())
     }
 
-    /// Puts `item` if there is room and no parked put ahead; otherwise
-    /// refuses or parks it as `if_full` says.
-    #[inline]
-    pub(super) fn put(&self, item: T, if_full: IfFull<'_>) -> Put<T> {
-        let mut back = self.lock_back();
-        if back.closed {
-            return Put::Refused(TryPutError::Closed(item));
-        }
-        if back.has_room() {
-            let getter = back.push(item);
-            drop(back);
-            if let Some(getter) = getter {
-                getter.wake();
-            }
-            return Put::Done;
-        }
-        drop(back);
-        self.put_exact(item, if_full)
-    }
-
-    /// The put for when the back's estimate says full: decides exactly,
-    /// holding both locks.
-    #[cold]
-    fn put_exact(&self, item: T, if_full: IfFull<'_>) -> Put<T> {
-        let (mut front, mut back) = self.lock_both();
-        if back.closed {
-            return Put::Refused(TryPutError::Closed(item));
-        }
-        back.front_len = front.items.len();
-        if back.has_room() {
-            let getter = back.push(item);
-            drop((front, back));
-            if let Some(getter) = getter {
-                getter.wake();
-            }
-            return Put::Done;
-        }
-        match if_full {
-            IfFull::Refuse => Put::Refused(TryPutError::Full(item)),
-            IfFull::Park(waker) => {
-                let waker = waker.cloned();
-                let id = back.new_id();
-                back.putters.push_back(id, item, waker);
-                front.putters_parked = true;
-                Put::Parked(id)
-            }
-        }
-    }
-
-    /// Polls a parked put: `Some(Ok)` once its item entered the queue,
-    /// `Some(Err(item))` if the queue was closed first, `None` while it waits.
-    pub(super) fn poll_parked_put(&self, id: u64, waker: &Waker) -> Option<Result<(), T>> {
-        let mut back = self.lock_back();
-        if back.closed {
-            return Some(back.putters.remove(id).map_or(Ok(()), Err));
-        }
-        if back.putters.refresh(id, waker) {
-            None
-        } else {
-            Some(Ok(()))
-        }
-    }
-
-    /// Withdraws a parked put: its item, or `None` if it already entered the
-    /// queue. The caller drops the item once the lock is released.
-    ///
-    /// Nothing is passed on: room is only ever handed to a parked put by
-    /// moving its item in, so a parked put never holds a wake-up. A stale
-    /// `putters_parked` is harmless (see [`Front::putters_parked`]).
-    pub(super) fn cancel_put(&self, id: u64) -> Option<T> {
-        self.lock_back().putters.remove(id)
-    }
-
-    /// Takes the oldest item. With `waiter` (a get's id slot and waker), an
-    /// empty open queue registers it and answers `Empty`; an id it already
-    /// has keeps its place in line.
-    #[inline]
-    pub(super) fn take(
-        &self,
-        waiter: Option<(&mut Option<u64>, &Waker)>,
-    ) -> Result<T, TryGetError> {
-        let mut front = self.lock_front();
-        if let Some(item) = front.items.pop_front() {
-            let waited = waiter.as_ref().is_some_and(|(id, _)| id.is_some());
-            if front.putters_parked || (front.closed && front.items.is_empty()) || waited {
-                let mut back = self.lock_back();
-                let wake = after_take(&mut front, &mut back, waiter);
-                drop((front, back));
-                wake.run();
-            }
-            return Ok(item);
-        }
-        self.take_from_back(front, waiter)
-    }
-
-    /// The get for an empty front: swaps in the back's items, or waits.
-    fn take_from_back(
-        &self,
-        mut front: MutexGuard<'_, Front<T>>,
-        waiter: Option<(&mut Option<u64>, &Waker)>,
-    ) -> Result<T, TryGetError> {
-        let mut back = self.lock_back();
-        std::mem::swap(&mut front.items, &mut back.items);
-        if let Some(item) = front.items.pop_front() {
-            let wake = after_take(&mut front, &mut back, waiter);
-            drop((front, back));
-            wake.run();
-            return Ok(item);
-        }
-        back.front_len = 0;
-        if back.closed {
-            if let Some((Some(id), _)) = waiter.map(|(id, w)| (id.take(), w)) {
-                back.getters.remove(id);
-            }
-            return Err(TryGetError::Closed);
-        }
-        if let Some((id, waker)) = waiter {
-            let id = *id.get_or_insert_with(|| back.new_id());
-            back.getters.register(id, waker);
-        }
-        Err(TryGetError::Empty)
-    }
-
-    /// Withdraws a waiting get; returns the getter to wake in its place.
-    ///
-    /// A getter that is no longer registered was woken for an item it will
-    /// now never take: if items remain, that wake-up goes to the next getter.
-    pub(super) fn cancel_get(&self, id: u64) -> Option<Waker> {
-        let (front, mut back) = self.lock_both();
-        if back.getters.remove(id) || (front.items.is_empty() && back.items.is_empty()) {
-            return None;
-        }
-        back.getters.pop_front()
-    }
-
     /// Whether the queue is closed and drained; if not, registers the joiner.
     pub(super) fn poll_join(&self, waiting: &mut Option<u64>, waker: &Waker) -> bool {
         let (front, mut back) = self.lock_both();
@@ -361,47 +218,6 @@ impl<T> Shared<T> {
         let (front, back) = self.lock_both();
         front.items.len() + back.items.len()
     }
-}
-
-/// After an item was taken, holding both locks: hands the room to parked
-/// puts (oldest first), or, once closed and drained, releases the joiners;
-/// unregisters the getter if it was still registered (a poll its wake-up
-/// did not cause: that wake-up went to someone else, nothing is lost).
-fn after_take<T>(
-    front: &mut Front<T>,
-    back: &mut Back<T>,
-    waiter: Option<(&mut Option<u64>, &Waker)>,
-) -> Wake {
-    let mut wake = Wake::default();
-    if let Some((Some(id), _)) = waiter.map(|(id, w)| (id.take(), w)) {
-        back.getters.remove(id);
-    }
-    if back.closed {
-        if front.items.is_empty() && back.items.is_empty() {
-            back.joiners.drain_into(&mut wake.many);
-        }
-    } else {
-        while front.items.len() + back.items.len() < back.limit {
-            let Some(parked) = back.putters.pop_front() else {
-                break;
-            };
-            back.items.push_back(parked.item);
-            match (&wake.one, parked.waker) {
-                (None, waker) => wake.one = waker,
-                (Some(_), Some(waker)) => wake.many.push(waker),
-                (Some(_), None) => {}
-            }
-            // An item entering is an item put: it announces itself to a
-            // waiting getter like any other (one may have registered before
-            // the queue filled up, while this getter was woken for another).
-            if let Some(getter) = back.getters.pop_front() {
-                wake.many.push(getter);
-            }
-        }
-        front.putters_parked = !back.putters.is_empty();
-    }
-    back.front_len = front.items.len();
-    wake
 }
 
 impl<T> fmt::Debug for Shared<T> {

@@ -5,6 +5,7 @@
 pub mod chat;
 pub mod frames;
 pub mod lines;
+pub mod workers;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -3,8 +3,9 @@
 # callgrind (repeatable whatever else the machine does): a run with 2
 # repetitions minus a run with 1 (each also does one untimed warm-up), so
 # connecting, line generation and setup cancel out and what is left is one
-# run of the row. Only the bench process is measured (the sender process
-# runs natively). The syscalls' kernel work is not in the count.
+# run of the row (benches/callgrind_diff.sh). Only the bench process is
+# measured (the sender process runs natively). The syscalls' kernel work is
+# not in the count.
 #
 # Usage: bash benches/peers/net/instructions_per_line.sh SCENARIO ROW CASE [LINES]
 #   SCENARIO  poller_net or lines_net
@@ -18,8 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 scenario=$1 row=$2 case=$3 lines=${4:-200000}
 bin=${BIN:-$(ls -t target/release/deps/peers-* | grep -v '\.d$' | head -1)}
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+source benches/callgrind_diff.sh
 export IOCHANNELS_BENCH_EXE=$bin IOCHANNELS_BENCH_ROWS=$row
 export IOCHANNELS_BENCH_NET=${IOCHANNELS_BENCH_NET:-tcp}
 export IOCHANNELS_BENCH_POLLER_NET_LINES=$lines IOCHANNELS_BENCH_LINES_NET_N=$lines
@@ -28,11 +28,8 @@ if [[ $scenario == poller_net ]]; then
 else
     export IOCHANNELS_BENCH_LINES_LEN=$case
 fi
-total() { # reps -> the program's total instructions
-    IOCHANNELS_BENCH_REPS=$1 valgrind --tool=callgrind --callgrind-out-file="$out/cg.$1" \
-        "$bin" "$scenario" >/dev/null 2>"$out/err.$1"
-    awk '/^(summary|totals):/ { print $2; exit }' "$out/cg.$1"
+run() { # reps: the bench's output, its binary behind $WRAP
+    IOCHANNELS_BENCH_REPS=$1 $WRAP "$bin" "$scenario"
 }
-one=$(total 1)
-two=$(total 2)
-echo "$scenario $IOCHANNELS_BENCH_NET $case \"$row\": $(((two - one) / lines)) instructions/line ($((two - one)) in one run of $lines lines)"
+one_run=$(callgrind_one_rep run)
+echo "$scenario $IOCHANNELS_BENCH_NET $case \"$row\": $((one_run / lines)) instructions/line ($one_run in one run of $lines lines)"
