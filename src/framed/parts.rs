@@ -176,11 +176,7 @@ impl FramedChannel {
             return self.channel;
         }
         let name = self.endpoint.describe(&self.channel).into_boxed_str();
-        Channel::Io(IoChannel::with_prefix(
-            buffered,
-            self.channel,
-            name,
-        ))
+        Channel::Io(IoChannel::with_prefix(buffered, self.channel, name))
     }
 
     /// Unwraps the channel together with the bytes read from it and not yet
