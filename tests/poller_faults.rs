@@ -447,12 +447,13 @@ async fn fd_exhaustion() {
 
 /// The client sends half a line, which the poller buffers (no event), then
 /// resets (linger 0, with unread data on its side): one `Closed` carrying
-/// `Error::Io` of kind `ConnectionReset` that names the peer, and no `Data`
-/// for the half line.
+/// `Error::Io` of kind `ConnectionReset` that names both ends, and no
+/// `Data` for the half line.
 #[tokio::test]
 async fn peer_reset_mid_frame_closes_with_error() {
     let (mut poller, mut client, id) = poller_with_client().await;
     let client_addr = client.local_addr().unwrap();
+    let server_addr = client.peer_addr().unwrap();
     poller.write(id, "unread by the client\n").unwrap();
     client.write_all(b"half a li").await.unwrap();
     // The poller reads the half line (and sends its write): still no event.
@@ -461,22 +462,54 @@ async fn peer_reset_mid_frame_closes_with_error() {
     assert_eq!(poller.queued(id), Some(0));
     client.set_zero_linger().unwrap();
     drop(client);
-    match next_event(&mut poller).await {
+    let e = next_reset(&mut poller, id).await;
+    // Both ends: the peer's taken at registration, ours asked for now.
+    let named = format!("tcp {server_addr} -> {client_addr}: ");
+    assert!(e.to_string().starts_with(&named), "{e}");
+    assert!(poller
+        .poll(Some(Duration::from_millis(50)))
+        .await
+        .is_empty());
+    assert_eq!(poller.len(), 0);
+}
+
+/// The same over a Unix socket registered by hand: the `Closed` error names
+/// the socket's path, asked of the socket only now, after the reset (the
+/// kernel keeps it; registering did not).
+#[tokio::test]
+async fn unix_peer_reset_names_the_socket_path() -> io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("reset.sock");
+    let listener = UnixListener::bind(&path)?;
+    let mut client = tokio::net::UnixStream::connect(&path).await?;
+    let (server, _) = listener.accept().await?;
+    let mut poller = Poller::new(Framing::Lines);
+    let id = poller.register(iochannels::Channel::from(server).framed(Framing::Lines));
+    poller.write(id, "unread by the client\n").unwrap();
+    client.write_all(b"half a li").await?;
+    let events = poller.poll(Some(Duration::from_millis(100))).await;
+    assert!(events.is_empty(), "{events:?}");
+    assert_eq!(poller.queued(id), Some(0));
+    drop(client);
+    let e = next_reset(&mut poller, id).await;
+    let named = format!("unix socket {}: ", path.display());
+    assert!(e.to_string().starts_with(&named), "{e}");
+    Ok(())
+}
+
+/// The next event, which must be `id`'s `Closed` with a reset.
+async fn next_reset(poller: &mut Poller, id: ChannelId) -> io::Error {
+    match next_event(poller).await {
         Event::Closed {
             id: closed,
             error: Some(Error::Io(e)),
         } => {
             assert_eq!(closed, id);
             assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
-            assert!(e.to_string().contains(&client_addr.to_string()), "{e}");
+            e
         }
         other => panic!("expected Closed with a reset, got {other:?}"),
     }
-    assert!(poller
-        .poll(Some(Duration::from_millis(50)))
-        .await
-        .is_empty());
-    assert_eq!(poller.len(), 0);
 }
 
 // ---------------------------------------------------------------------------

@@ -1,9 +1,15 @@
 //! [`Endpoint`]: what a channel is and where it goes, for error messages
-//! and traces ([`Channel::describe`] is its text). Sockets' addresses are
-//! taken when a [`FramedChannel`](crate::FramedChannel) is made — a reset
-//! peer's address cannot be asked for later — but formatted only when an
-//! error or a trace needs the text: registering 10,000 accepted sockets
-//! spent most of its instructions in `format!` otherwise.
+//! and traces ([`Channel::describe`] is its text, [`Endpoint::describe`]
+//! makes it). Only what cannot be asked for later is taken when a
+//! [`FramedChannel`](crate::FramedChannel) is made: a TCP peer's address
+//! (`getpeername` gives `ENOTCONN` once the connection is reset). The rest
+//! is asked of the socket when an error or a trace needs the text — the
+//! kernel keeps it for as long as our fd is open, through the peer's close
+//! or reset and our own shutdown: a TCP socket's own address, and both
+//! addresses of a Unix socket (the peer's too: the kernel drops it only
+//! when our fd is closed). Registering 10,000 sockets so makes 10,000 TCP
+//! syscalls (20,000 before) or none for Unix sockets (20,000 and as many
+//! boxes before), and formats nothing.
 
 use std::fmt;
 use std::net::{SocketAddr, SocketAddrV4};
@@ -12,20 +18,19 @@ use tokio::net::unix;
 
 use super::Channel;
 
-/// A channel's description, its text made only when displayed. 24 bytes
+/// A channel's description, its text made only when described. 24 bytes
 /// (a poller holds one per connection): IPv4 TCP, the common case, inline;
-/// the rest boxed or fixed.
+/// the rest boxed, fixed or asked for later.
 #[derive(Debug, Clone)]
 pub(crate) enum Endpoint {
-    /// TCP over IPv4 with both addresses known.
+    /// TCP over IPv4: the peer's address (ours is asked for when described).
     Tcp4 {
-        local: SocketAddrV4,
         peer: SocketAddrV4,
     },
-    /// Any other TCP socket (IPv6, or an address that could not be had).
-    Tcp(Box<(Option<SocketAddr>, Option<SocketAddr>)>),
-    /// A Unix socket: the peer's address and ours.
-    Unix(Box<(Option<unix::SocketAddr>, Option<unix::SocketAddr>)>),
+    /// Any other TCP socket: the peer's address (IPv6), if it could be had.
+    Tcp(Option<Box<SocketAddr>>),
+    /// A Unix socket: its addresses are asked of the socket when described.
+    Unix,
     Fixed(&'static str),
     /// Kinds made a few at a time (pipes, processes, wrapped streams): their
     /// text at once.
@@ -44,13 +49,12 @@ impl Endpoint {
                 }
                 .into_boxed_str(),
             ),
-            Channel::Tcp(s) => match (s.local_addr().ok(), s.peer_addr().ok()) {
-                (Some(SocketAddr::V4(local)), Some(SocketAddr::V4(peer))) => {
-                    Endpoint::Tcp4 { local, peer }
-                }
-                (local, peer) => Endpoint::Tcp(Box::new((local, peer))),
+            Channel::Tcp(s) => match s.peer_addr() {
+                Ok(SocketAddr::V4(peer)) => Endpoint::Tcp4 { peer },
+                Ok(peer) => Endpoint::Tcp(Some(Box::new(peer))),
+                Err(_) => Endpoint::Tcp(None),
             },
-            Channel::Unix(s) => Endpoint::Unix(Box::new((s.peer_addr().ok(), s.local_addr().ok()))),
+            Channel::Unix(_) => Endpoint::Unix,
             Channel::Process(p) => Endpoint::Text(
                 match p.id() {
                     Some(pid) => format!("process `{}` (pid {pid})", p.program()),
@@ -62,28 +66,71 @@ impl Endpoint {
             Channel::Io(c) => Endpoint::Text(c.name().into()),
         }
     }
+
+    /// The text of `channel`'s endpoint (`channel` is the one this was made
+    /// of): what was not taken at once is asked of the socket now.
+    pub(crate) fn describe(&self, channel: &Channel) -> String {
+        match (self, channel) {
+            (Endpoint::Tcp4 { peer }, Channel::Tcp(s)) => {
+                tcp_text(s.local_addr().ok(), Some(SocketAddr::V4(*peer)))
+            }
+            (Endpoint::Tcp(peer), Channel::Tcp(s)) => {
+                tcp_text(s.local_addr().ok(), peer.as_deref().copied())
+            }
+            (Endpoint::Unix, Channel::Unix(s)) => {
+                unix_text(s.peer_addr().ok(), s.local_addr().ok())
+            }
+            _ => self.to_string(),
+        }
+    }
+
+    /// This endpoint with everything asked of `channel` (for a trace span,
+    /// which formats it later, when the socket may be gone).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn resolved(&self, channel: &Channel) -> std::borrow::Cow<'_, Endpoint> {
+        use std::borrow::Cow;
+        match self {
+            Endpoint::Tcp4 { .. } | Endpoint::Tcp(_) | Endpoint::Unix => {
+                Cow::Owned(Endpoint::Text(self.describe(channel).into_boxed_str()))
+            }
+            _ => Cow::Borrowed(self),
+        }
+    }
 }
 
+/// A TCP socket's text: `tcp OURS -> PEER`, with what is known.
+fn tcp_text(local: Option<SocketAddr>, peer: Option<SocketAddr>) -> String {
+    match (local, peer) {
+        (Some(l), Some(p)) => format!("tcp {l} -> {p}"),
+        (Some(l), None) => format!("tcp {l}"),
+        (None, Some(p)) => format!("tcp socket -> {p}"),
+        (None, None) => "tcp socket".to_owned(),
+    }
+}
+
+/// A Unix socket's text: the peer's path if it has one (a client), else
+/// ours (a server's side).
+fn unix_text(peer: Option<unix::SocketAddr>, local: Option<unix::SocketAddr>) -> String {
+    let path = [peer, local].iter().find_map(|a| {
+        a.as_ref()
+            .and_then(|a| a.as_pathname())
+            .map(|p| p.display().to_string())
+    });
+    match path {
+        Some(p) => format!("unix socket {p}"),
+        None => "unix socket".to_owned(),
+    }
+}
+
+/// The text as far as it is known without the channel (what
+/// [`Endpoint::describe`] falls back on once the socket is gone).
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Endpoint::Tcp4 { local, peer } => write!(f, "tcp {local} -> {peer}"),
-            Endpoint::Tcp(addrs) => match **addrs {
-                (Some(l), Some(p)) => write!(f, "tcp {l} -> {p}"),
-                (Some(l), None) => write!(f, "tcp {l}"),
-                _ => f.write_str("tcp socket"),
-            },
-            Endpoint::Unix(addrs) => {
-                // The peer's path if it has one (a client), else ours (a server's side).
-                let (peer, local) = &**addrs;
-                let path = [peer, local]
-                    .into_iter()
-                    .find_map(|a| a.as_ref().and_then(|a| a.as_pathname()));
-                match path {
-                    Some(p) => write!(f, "unix socket {}", p.display()),
-                    None => f.write_str("unix socket"),
-                }
-            }
+            Endpoint::Tcp4 { peer } => write!(f, "tcp socket -> {peer}"),
+            Endpoint::Tcp(Some(peer)) => write!(f, "tcp socket -> {peer}"),
+            Endpoint::Tcp(None) => f.write_str("tcp socket"),
+            Endpoint::Unix => f.write_str("unix socket"),
             Endpoint::Fixed(text) => f.write_str(text),
             Endpoint::Text(text) => f.write_str(text),
         }

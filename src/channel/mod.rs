@@ -318,6 +318,6 @@ impl Channel {
     /// assert_eq!(channel.describe(), "test channel");
     /// ```
     pub fn describe(&self) -> String {
-        Endpoint::of(self).to_string()
+        Endpoint::of(self).describe(self)
     }
 }

@@ -238,7 +238,7 @@ impl FramedChannel {
             std::io::ErrorKind::TimedOut,
             format!(
                 "{}: graceful close gave up after {:?} with {unsent} bytes unsent: the peer is not reading",
-                self.endpoint,
+                self.endpoint.describe(&self.channel),
                 self.close_timeout()
             ),
         ))

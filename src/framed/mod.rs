@@ -333,7 +333,10 @@ impl FramedChannel {
     /// Adds the endpoint's description to I/O errors.
     pub(crate) fn name_endpoint(&self, e: Error) -> Error {
         match e {
-            Error::Io(io) => Error::Io(crate::error::io_at(self.endpoint.to_string(), io)),
+            Error::Io(io) => Error::Io(crate::error::io_at(
+                self.endpoint.describe(&self.channel),
+                io,
+            )),
             other => other,
         }
     }

@@ -175,11 +175,8 @@ impl FramedChannel {
         if buffered.is_empty() {
             return self.channel;
         }
-        Channel::Io(IoChannel::with_prefix(
-            buffered,
-            self.channel,
-            self.endpoint.to_string().into_boxed_str(),
-        ))
+        let name = self.endpoint.describe(&self.channel).into_boxed_str();
+        Channel::Io(IoChannel::with_prefix(buffered, self.channel, name))
     }
 
     /// Unwraps the channel together with the bytes read from it and not yet

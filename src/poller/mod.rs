@@ -4,15 +4,18 @@
 //! Files: `event.rs` (what it yields), `ready.rs` (per-channel wakers and the
 //! ready queue), `slab.rs` (generational storage behind every id),
 //! `channels.rs` (stream channels: their life and registry),
-//! `channel_turn.rs` (what one turn of one channel does), `datagrams.rs`
+//! `channel_turn.rs` (what one turn of one channel does), `channel_close.rs`
+//! (how one leaves), `datagrams.rs`
 //! (datagram channels), `server.rs` and `unix_listener.rs` (listeners,
-//! accepting with back-off), `write_queue.rs` (queued output),
+//! accepting with back-off), `write_queue.rs` (queued output and
+//! [`Poller::write`]),
 //! `closing.rs` (close, abort, close_all), `settings.rs` (limits and
 //! per-channel settings), `handle.rs` and `ids.rs` ([`PollerHandle`] and the
 //! ids it shares), `idle.rs` (idle timeouts), `stats.rs` (counters). This file
-//! is the public face: registering, writing, the batch `poll`, and the turn
-//! loop behind the `Stream`.
+//! is the public face: the type, registering and unregistering; the batch
+//! `poll` and the turn loop behind the `Stream` are in `stream.rs`.
 
+mod channel_close;
 mod channel_map;
 mod channel_turn;
 mod channels;
@@ -38,8 +41,6 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use self::channels::{Channels, Limits};
 use self::datagrams::{is_datagram, Datagrams};
 use self::handle::{Command, Shared};
@@ -48,7 +49,7 @@ use self::ids::Ids;
 use self::ready::{ReadyQueue, SlotWaker, SERVER_KEY};
 use self::server::Server;
 use self::slab::Slab;
-use crate::{FramedChannel, Framing, Result};
+use crate::{FramedChannel, Framing};
 
 pub use self::channel_map::ChannelMap;
 pub use self::event::{ChannelId, Event, PeerAddr, ServerId};
@@ -175,6 +176,8 @@ pub struct Poller {
     idle: Idle,
     /// Counters kept by the poller itself (see `totals`).
     counts: PollerTotals,
+    /// Events in the last batch `poll` returned: the next one's capacity.
+    batch_len: usize,
 }
 
 /// A listener with its waker.
@@ -219,6 +222,7 @@ impl Poller {
             ended: false,
             ended_early: HashMap::new(),
             last_closed: None,
+            batch_len: 0,
         }
     }
 
@@ -326,46 +330,6 @@ impl Poller {
     pub fn remove_server(&mut self, id: ServerId) -> bool {
         self.servers.get_mut(id.index, id.generation).is_some()
             && self.servers.remove(id.index).is_some()
-    }
-
-    /// Queues `data` to be written to channel `id`; never waits. The bytes
-    /// go out, in order, as the poller is polled.
-    ///
-    /// # Errors
-    ///
-    /// - [`Error::Closed`](crate::Error::Closed) if `id` is not registered,
-    ///   or is being closed.
-    /// - [`Error::QueueFull`](crate::Error::QueueFull) if the channel's
-    ///   queued output would pass the limit: its peer is not reading.
-    /// - [`Error::NotWritable`](crate::Error::NotWritable) if the channel
-    ///   has no write side (a pipe with only a faucet); nothing is queued
-    ///   and the channel goes on being read.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use iochannels::{Channel, Framing, Poller};
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> iochannels::Result<()> {
-    /// let mut poller = Poller::new(Framing::Lines);
-    /// let (channel, mut peer) = Channel::test();
-    /// let id = poller.register(channel.framed(Framing::Lines));
-    /// poller.write(id, "hello\n")?;
-    /// let _ = poller.poll(Some(std::time::Duration::from_millis(1))).await;
-    /// assert_eq!(peer.get(), "hello\n");
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn write(&mut self, id: ChannelId, data: impl Into<Bytes>) -> Result<()> {
-        if is_datagram(id) {
-            return self.datagrams.send(id, data.into(), None, &self.limits);
-        }
-        if self.shared.has_pending() {
-            // A channel registered through a handle may not be taken in yet:
-            // take what handles queued now (one atomic load otherwise).
-            self.apply_commands();
-        }
-        self.channels.write(id, data.into(), &self.limits)
     }
 
     /// A handle to this poller's channels for other tasks and threads:

@@ -16,8 +16,8 @@ use super::{
     ChannelId, Event, Poller, ServerId, ACCEPTS_PER_TURN, EMPTY_STEPS, MAX_EVENTS_PER_TURN,
 };
 
-/// Room for this many events in a new batch from `poll` (it grows to
-/// `MAX_EVENTS_PER_TURN`): past the few reallocations of a tiny `Vec`.
+/// Room for at least this many events in a new batch from `poll` (it grows
+/// to `MAX_EVENTS_PER_TURN`): past the few reallocations of a tiny `Vec`.
 const BATCH_CAPACITY: usize = 64;
 
 /// Frames cut from one channel in a row before the next channel's turn.
@@ -71,7 +71,15 @@ impl Poller {
         let Some(first) = first else {
             return Vec::new();
         };
-        let mut batch = Vec::with_capacity(BATCH_CAPACITY);
+        // Room for a whole batch (1,024 events of 80 bytes) once the last
+        // one outgrew 64: a busy poller's batches vary in size up to that,
+        // and growing one copied its events again in each reallocation.
+        let capacity = if self.batch_len > BATCH_CAPACITY {
+            MAX_EVENTS_PER_TURN
+        } else {
+            BATCH_CAPACITY
+        };
+        let mut batch = Vec::with_capacity(capacity);
         batch.push(first);
         // The rest of what is ready now, in one poll with the task's own
         // context (a `next().now_or_never()` per event built a future and
@@ -86,6 +94,7 @@ impl Poller {
             Poll::Ready(())
         })
         .await;
+        self.batch_len = batch.len();
         batch
     }
 

@@ -1,4 +1,4 @@
-//! The bytes [`Poller::write`](crate::Poller::write) queued for one channel.
+//! [`Poller::write`] and the bytes it queued for one channel.
 //!
 //! Large writes are kept as the `Bytes` the user gave (a broadcast of a big
 //! frame shares one allocation among all receivers); small ones are copied
@@ -16,6 +16,56 @@ use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncWrite;
+
+use super::datagrams::is_datagram;
+use super::{ChannelId, Poller};
+use crate::Result;
+
+// ===== impl Poller =====
+
+impl Poller {
+    /// Queues `data` to be written to channel `id`; never waits. The bytes
+    /// go out, in order, as the poller is polled.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Closed`](crate::Error::Closed) if `id` is not registered,
+    ///   or is being closed.
+    /// - [`Error::QueueFull`](crate::Error::QueueFull) if the channel's
+    ///   queued output would pass the limit: its peer is not reading.
+    /// - [`Error::NotWritable`](crate::Error::NotWritable) if the channel
+    ///   has no write side (a pipe with only a faucet); nothing is queued
+    ///   and the channel goes on being read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use iochannels::{Channel, Framing, Poller};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> iochannels::Result<()> {
+    /// let mut poller = Poller::new(Framing::Lines);
+    /// let (channel, mut peer) = Channel::test();
+    /// let id = poller.register(channel.framed(Framing::Lines));
+    /// poller.write(id, "hello\n")?;
+    /// let _ = poller.poll(Some(std::time::Duration::from_millis(1))).await;
+    /// assert_eq!(peer.get(), "hello\n");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn write(&mut self, id: ChannelId, data: impl Into<Bytes>) -> Result<()> {
+        if is_datagram(id) {
+            return self.datagrams.send(id, data.into(), None, &self.limits);
+        }
+        if self.shared.has_pending() {
+            // A channel registered through a handle may not be taken in yet:
+            // take what handles queued now (one atomic load otherwise).
+            self.apply_commands();
+        }
+        self.channels.write(id, data.into(), &self.limits)
+    }
+}
+
+// ===== impl WriteQueue =====
 
 /// Writes shorter than this are copied into the tail instead of queued as a handle.
 const COPY_BELOW: usize = 512;
