@@ -36,11 +36,10 @@ macro_rules! trace_event {
 /// addresses: `tcp 127.0.0.1:7878 -> 127.0.0.1:40000`). Made once, at
 /// registration; the events of the poller's work on the channel are inside it.
 #[cfg(feature = "tracing")]
-pub(crate) fn channel_span(
-    id: crate::ChannelId,
-    endpoint: &crate::channel::endpoint::Endpoint,
-) -> tracing::Span {
-    tracing::debug_span!(target: "iochannels", "channel", id = %id, endpoint = %endpoint)
+pub(crate) fn channel_span(id: crate::ChannelId, framed: &crate::FramedChannel) -> tracing::Span {
+    // The endpoint's text (a syscall for a socket's addresses) is made only
+    // if a subscriber wants the span: the macro evaluates fields then.
+    tracing::debug_span!(target: "iochannels", "channel", id = %id, endpoint = %framed.endpoint_text())
 }
 
 /// Enters a channel's span (from `channel_span`) until the end of the

@@ -11,7 +11,6 @@
 //! syscalls (20,000 before) or none for Unix sockets (20,000 and as many
 //! boxes before), and formats nothing.
 
-use std::fmt;
 use std::net::{SocketAddr, SocketAddrV4};
 
 use tokio::net::unix;
@@ -80,20 +79,7 @@ impl Endpoint {
             (Endpoint::Unix, Channel::Unix(s)) => {
                 unix_text(s.peer_addr().ok(), s.local_addr().ok())
             }
-            _ => self.to_string(),
-        }
-    }
-
-    /// This endpoint with everything asked of `channel` (for a trace span,
-    /// which formats it later, when the socket may be gone).
-    #[cfg(feature = "tracing")]
-    pub(crate) fn resolved(&self, channel: &Channel) -> std::borrow::Cow<'_, Endpoint> {
-        use std::borrow::Cow;
-        match self {
-            Endpoint::Tcp4 { .. } | Endpoint::Tcp(_) | Endpoint::Unix => {
-                Cow::Owned(Endpoint::Text(self.describe(channel).into_boxed_str()))
-            }
-            _ => Cow::Borrowed(self),
+            _ => self.known(),
         }
     }
 }
@@ -122,17 +108,18 @@ fn unix_text(peer: Option<unix::SocketAddr>, local: Option<unix::SocketAddr>) ->
     }
 }
 
-/// The text as far as it is known without the channel (what
-/// [`Endpoint::describe`] falls back on once the socket is gone).
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Endpoint {
+    /// The text as far as it is known without the channel (what
+    /// [`Endpoint::describe`] falls back on once the socket is gone). Not
+    /// `Display`, so nothing prints an endpoint without asking its channel.
+    fn known(&self) -> String {
         match self {
-            Endpoint::Tcp4 { peer } => write!(f, "tcp socket -> {peer}"),
-            Endpoint::Tcp(Some(peer)) => write!(f, "tcp socket -> {peer}"),
-            Endpoint::Tcp(None) => f.write_str("tcp socket"),
-            Endpoint::Unix => f.write_str("unix socket"),
-            Endpoint::Fixed(text) => f.write_str(text),
-            Endpoint::Text(text) => f.write_str(text),
+            Endpoint::Tcp4 { peer } => format!("tcp socket -> {peer}"),
+            Endpoint::Tcp(Some(peer)) => format!("tcp socket -> {peer}"),
+            Endpoint::Tcp(None) => "tcp socket".to_owned(),
+            Endpoint::Unix => "unix socket".to_owned(),
+            Endpoint::Fixed(text) => (*text).to_owned(),
+            Endpoint::Text(text) => text.to_string(),
         }
     }
 }

@@ -326,8 +326,8 @@ impl FramedChannel {
 
     /// What [`Channel::describe`] said of its channel: kind and addresses.
     #[cfg(feature = "tracing")]
-    pub(crate) fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
+    pub(crate) fn endpoint_text(&self) -> String {
+        self.endpoint.describe(&self.channel)
     }
 
     /// Adds the endpoint's description to I/O errors.

@@ -151,7 +151,7 @@ impl Channels {
         let (notify, waker) = SlotWaker::new(&self.queue, id.index);
         notify.notify();
         #[cfg(feature = "tracing")]
-        let span = crate::trace::channel_span(id, &framed.endpoint().resolved(framed.get_ref()));
+        let span = crate::trace::channel_span(id, &framed);
         let entry = Entry {
             #[cfg(feature = "tracing")]
             span,
