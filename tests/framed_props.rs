@@ -238,3 +238,32 @@ async fn a_switch_after_the_first_of_many_lines_applies_to_the_next_byte() -> io
     assert!(rest.ends_with("line 39\n"), "{rest:?}");
     Ok(())
 }
+
+/// Reads grow from 4 KiB to 64 KiB while lines keep arriving; each time the
+/// read size grows, the partial line at the end of the buffer moves to a
+/// larger one, and every line comes out whole and in order.
+#[tokio::test]
+async fn lines_split_across_growing_reads_come_out_whole() -> iochannels::Result<()> {
+    let (channel, mut peer) = Channel::test();
+    let mut framed = channel.framed(Framing::Lines);
+    let lines: Vec<Vec<u8>> = (0..4000usize)
+        .map(|i| {
+            let mut line = format!("{i}:").into_bytes();
+            line.resize(3 + (i * 37) % 180, b'a' + (i % 26) as u8);
+            line.push(b'\n');
+            line
+        })
+        .collect();
+    let input = lines.concat();
+    let mut next = 0;
+    for chunk in input.chunks(7_777) {
+        peer.put(chunk.to_vec());
+        while let Some(line) = framed.try_read()? {
+            assert_eq!(line, lines[next], "line {next}");
+            next += 1;
+        }
+    }
+    assert_eq!(next, lines.len());
+    assert!(framed.read_buffer().is_empty());
+    Ok(())
+}

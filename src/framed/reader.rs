@@ -41,6 +41,9 @@ const MAX_READ: usize = 64 * 1024;
 /// A buffer whose capacity is past this, holding little, is replaced by a
 /// fresh one sized to what it holds.
 const SHRINK_ABOVE: usize = 2 * MAX_READ;
+/// A partial frame up to this long moves to a fresh buffer when the read
+/// size grows (see `make_room`).
+const SMALL_TAIL: usize = 4 * 1024;
 /// The least to be left after a frame for the rest to be frozen: below it
 /// the freezing, and moving the partial frame back, cost more than it saves.
 const FREEZE_AT_LEAST: usize = 64;
@@ -77,6 +80,8 @@ pub(crate) struct Reader {
     pub(crate) last_input: Option<tokio::time::Instant>,
     /// Whether to note `last_input`: a clock read per read, only when asked.
     pub(crate) note_times: bool,
+    /// Whether `read_size` grew since the last read (see `make_room`).
+    grew: bool,
     /// Bytes read so far.
     pub(crate) bytes_in: u64,
 }
@@ -90,6 +95,7 @@ impl Reader {
             read_size: MIN_READ as u32,
             last_input: None,
             note_times: false,
+            grew: false,
             bytes_in: 0,
         }
     }
@@ -200,7 +206,7 @@ impl Reader {
             if let Some(frame) = self.next_buffered(codec)? {
                 return Poll::Ready(Ok(Some(frame)));
             }
-            self.buf.reserve(self.read_size as usize);
+            self.make_room();
             let room = self.buf.capacity() - self.buf.len();
             match tokio_util::io::poll_read_buf(std::pin::Pin::new(&mut *io), cx, &mut self.buf) {
                 Poll::Pending => {
@@ -223,11 +229,30 @@ impl Reader {
         }
     }
 
+    /// Room for the next read. Right after the read size grew, a buffer
+    /// holding a small partial frame (or nothing) is replaced by a fresh one
+    /// of the new size with that part copied: `reserve` would grow the old
+    /// allocation with `realloc`, which copies all of it (4 + 8 + 16 + 32
+    /// KiB on the way to 64 KiB reads) to keep a few bytes.
+    #[inline]
+    fn make_room(&mut self) {
+        let size = self.read_size as usize;
+        let len = self.buf.len();
+        if std::mem::take(&mut self.grew) && len <= SMALL_TAIL && self.buf.capacity() - len < size {
+            let mut fresh = BytesMut::with_capacity(size + len);
+            fresh.extend_from_slice(&self.buf);
+            self.buf = fresh;
+        } else {
+            self.buf.reserve(size);
+        }
+    }
+
     /// Reads that fill the room they were given ask for more next time;
     /// reads far smaller than it ask for less.
     fn adapt(&mut self, got: usize, room: usize) {
         let size = self.read_size as usize;
         let size = if got >= room && size < MAX_READ {
+            self.grew = true;
             (size * 2).min(MAX_READ)
         } else if got < size / 4 && size > MIN_READ {
             (size / 2).max(MIN_READ)
