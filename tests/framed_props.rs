@@ -257,7 +257,7 @@ async fn lines_split_across_growing_reads_come_out_whole() -> iochannels::Result
     let input = lines.concat();
     let mut next = 0;
     for chunk in input.chunks(7_777) {
-        peer.put(chunk.to_vec());
+        peer.put(chunk);
         while let Some(line) = framed.try_read()? {
             assert_eq!(line, lines[next], "line {next}");
             next += 1;
