@@ -2,7 +2,7 @@
 //! channel's output is all sent (asked for with `notify_flushed`), and
 //! flow-control pauses in `stats()` and `is_paused`, and every counter of
 //! a channel and a poller against exact traffic (`write_file` included).
-//! (Accept errors: tests/poller_faults.rs, `accept_survives_fd_exhaustion`.)
+//! (Accept errors: tests/poller_process_limits.rs, `accept_survives_fd_exhaustion`.)
 
 mod support;
 

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod frames;
 pub mod handler;
 pub mod lines;
+pub mod poller_client;
 pub mod workers;
 
 use std::future::Future;
