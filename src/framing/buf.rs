@@ -11,16 +11,13 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-/// A buffer whose front frames are cut from.
-pub(crate) trait FrameBuf: std::ops::Deref<Target = [u8]> {
+/// A buffer whose front frames are cut from (bytes are dropped from its
+/// front with `Buf::advance`, which both types have).
+pub(crate) trait FrameBuf: Buf + std::ops::Deref<Target = [u8]> {
     /// Splits off and returns the first `n` bytes (`n <= len`).
     fn cut(&mut self, n: usize) -> Bytes;
     /// Splits off and returns every byte.
     fn cut_all(&mut self) -> Bytes;
-    /// Drops the first `n` bytes (`n <= len`).
-    fn drop_front(&mut self, n: usize);
-    /// Drops every byte.
-    fn clear(&mut self);
     /// Makes room for `n` more bytes to arrive, where bytes arrive.
     fn reserve_for(&mut self, n: usize);
 }
@@ -33,15 +30,6 @@ impl FrameBuf for BytesMut {
 
     fn cut_all(&mut self) -> Bytes {
         self.split().freeze()
-    }
-
-    #[inline]
-    fn drop_front(&mut self, n: usize) {
-        self.advance(n);
-    }
-
-    fn clear(&mut self) {
-        BytesMut::clear(self);
     }
 
     fn reserve_for(&mut self, n: usize) {
@@ -57,15 +45,6 @@ impl FrameBuf for Bytes {
 
     fn cut_all(&mut self) -> Bytes {
         std::mem::take(self)
-    }
-
-    #[inline]
-    fn drop_front(&mut self, n: usize) {
-        self.advance(n);
-    }
-
-    fn clear(&mut self) {
-        Bytes::clear(self);
     }
 
     /// Nothing arrives in a frozen buffer: the reader moves what is left of

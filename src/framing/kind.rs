@@ -134,7 +134,7 @@ impl Kind {
         match self {
             Kind::LengthPrefixed => {
                 let error = length_prefixed::truncated(buf);
-                buf.clear();
+                buf.advance(buf.len());
                 Err(Error::Io(error))
             }
             _ => Ok(Some(buf.cut_all())),

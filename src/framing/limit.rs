@@ -84,7 +84,7 @@ impl FrameCodec {
                         return Err(too_long(limit));
                     }
                     if header > 0 {
-                        buf.drop_front(header);
+                        buf.advance(header);
                     }
                     let frame = buf.cut(len);
                     self.kind.consumed(header + len);
@@ -162,7 +162,7 @@ impl FrameCodec {
             self.discard = None;
         } else if eof {
             // The frame's end will never come; its error was reported.
-            buf.clear();
+            buf.advance(buf.len());
             self.kind.reset();
             self.discard = None;
         }
@@ -175,7 +175,7 @@ impl FrameCodec {
     fn drop_front<B: FrameBuf>(&mut self, buf: &mut B, n: usize) {
         let n = n.min(buf.len());
         if n > 0 {
-            buf.drop_front(n);
+            buf.advance(n);
             self.kind.consumed(n);
         }
     }
