@@ -70,16 +70,34 @@ impl Endpoint {
     /// of): what was not taken at once is asked of the socket now.
     pub(crate) fn describe(&self, channel: &Channel) -> String {
         match (self, channel) {
-            (Endpoint::Tcp4 { peer }, Channel::Tcp(s)) => {
-                tcp_text(s.local_addr().ok(), Some(SocketAddr::V4(*peer)))
-            }
-            (Endpoint::Tcp(peer), Channel::Tcp(s)) => {
-                tcp_text(s.local_addr().ok(), peer.as_deref().copied())
+            (Endpoint::Tcp4 { .. } | Endpoint::Tcp(_), Channel::Tcp(s)) => {
+                tcp_text(s.local_addr().ok(), self.tcp_peer())
             }
             (Endpoint::Unix, Channel::Unix(s)) => {
                 unix_text(s.peer_addr().ok(), s.local_addr().ok())
             }
             _ => self.known(),
+        }
+    }
+
+    /// The TCP peer's address taken at registration, if any.
+    fn tcp_peer(&self) -> Option<SocketAddr> {
+        match self {
+            Endpoint::Tcp4 { peer } => Some(SocketAddr::V4(*peer)),
+            Endpoint::Tcp(peer) => peer.as_deref().copied(),
+            _ => None,
+        }
+    }
+
+    /// The text as far as it is known without the channel (what `describe`
+    /// falls back on once the socket is gone). Not `Display`, so nothing
+    /// prints an endpoint without asking its channel.
+    fn known(&self) -> String {
+        match self {
+            Endpoint::Tcp4 { .. } | Endpoint::Tcp(_) => tcp_text(None, self.tcp_peer()),
+            Endpoint::Unix => unix_text(None, None),
+            Endpoint::Fixed(text) => (*text).to_owned(),
+            Endpoint::Text(text) => text.to_string(),
         }
     }
 }
@@ -105,22 +123,6 @@ fn unix_text(peer: Option<unix::SocketAddr>, local: Option<unix::SocketAddr>) ->
     match path {
         Some(p) => format!("unix socket {p}"),
         None => "unix socket".to_owned(),
-    }
-}
-
-impl Endpoint {
-    /// The text as far as it is known without the channel (what
-    /// [`Endpoint::describe`] falls back on once the socket is gone). Not
-    /// `Display`, so nothing prints an endpoint without asking its channel.
-    fn known(&self) -> String {
-        match self {
-            Endpoint::Tcp4 { peer } => format!("tcp socket -> {peer}"),
-            Endpoint::Tcp(Some(peer)) => format!("tcp socket -> {peer}"),
-            Endpoint::Tcp(None) => "tcp socket".to_owned(),
-            Endpoint::Unix => "unix socket".to_owned(),
-            Endpoint::Fixed(text) => (*text).to_owned(),
-            Endpoint::Text(text) => text.to_string(),
-        }
     }
 }
 
