@@ -148,11 +148,12 @@ impl FramedChannel {
         if self.closed || self.pending_error.is_some() {
             return None;
         }
-        match self.reader.buffered_frame(&mut self.codec)? {
-            Ok(frame) => {
+        match self.reader.buffered_frame(&mut self.codec) {
+            Ok(Some(frame)) => {
                 crate::trace::count!(self.frames_in += 1);
                 Some(frame)
             }
+            Ok(None) => None,
             Err(e) => {
                 self.hold_error(e);
                 None

@@ -101,14 +101,14 @@ impl Reader {
     }
 
     /// A frame already whole in the buffer, decoded without touching the
-    /// channel: the hot path when one read brought many frames. `None` when
-    /// the slow path must run (nothing whole buffered, or past the end).
+    /// channel: the hot path when one read brought many frames. `Ok(None)`
+    /// when the slow path must run (nothing whole buffered, or past the end).
     #[inline]
-    pub(crate) fn buffered_frame(&mut self, codec: &mut FrameCodec) -> Option<Result<Bytes>> {
+    pub(crate) fn buffered_frame(&mut self, codec: &mut FrameCodec) -> Result<Option<Bytes>> {
         if self.state != ReadState::Open {
-            return None;
+            return Ok(None);
         }
-        self.next_buffered(codec).transpose()
+        self.next_buffered(codec)
     }
 
     /// The next whole frame in `frozen`, then in `buf` (see the table above).
